@@ -1,0 +1,199 @@
+import type {
+  DeployFailureReason,
+  DeployState,
+  HealthcheckProtocol,
+  LogrotateFrequency,
+} from './enums';
+import type { SingularityDeployMarker, SingularityRequest } from './request';
+import type { SingularityTaskId } from './task-id';
+
+export interface Resources {
+  cpus: number;
+  memoryMb: number;
+  numPorts: number;
+  diskMb: number;
+}
+
+export interface EmbeddedArtifact {
+  name?: string;
+  filename: string;
+  md5sum?: string;
+  /** Base64 of the file's bytes. */
+  content: string;
+  targetFolderRelativeToTask?: string;
+}
+
+export interface ExternalArtifact {
+  name?: string;
+  filename: string;
+  md5sum?: string;
+  url: string;
+  filesize?: number;
+  targetFolderRelativeToTask?: string;
+  isArtifactList?: boolean;
+}
+
+export interface S3Artifact {
+  name?: string;
+  filename: string;
+  md5sum?: string;
+  filesize?: number;
+  s3Bucket: string;
+  s3ObjectKey: string;
+  targetFolderRelativeToTask?: string;
+  isArtifactList?: boolean;
+}
+
+export interface S3ArtifactSignature extends S3Artifact {
+  artifactFilename: string;
+}
+
+/** What the custom executor receives (`SingularityTaskExecutorData` without the scheduler-filled parts). */
+export interface ExecutorData {
+  cmd: string;
+  embeddedArtifacts?: EmbeddedArtifact[];
+  externalArtifacts?: ExternalArtifact[];
+  s3Artifacts?: S3Artifact[];
+  s3ArtifactSignatures?: S3ArtifactSignature[];
+  successfulExitCodes?: number[];
+  user?: string;
+  runningSentinel?: string;
+  extraCmdLineArgs?: string[];
+  loggingTag?: string;
+  loggingExtraFields?: Record<string, string>;
+  sigKillProcessesAfterMillis?: number;
+  maxTaskThreads?: number;
+  preserveTaskSandboxAfterFinish?: boolean;
+  maxOpenFiles?: number;
+  skipLogrotateAndCompress?: boolean;
+  logrotateFrequency?: LogrotateFrequency;
+}
+
+export interface HealthcheckOptions {
+  uri?: string;
+  portIndex?: number;
+  portNumber?: number;
+  protocol?: HealthcheckProtocol;
+  method?: 'GET' | 'POST';
+  startupTimeoutSeconds?: number;
+  startupDelaySeconds?: number;
+  startupIntervalSeconds?: number;
+  intervalSeconds?: number;
+  responseTimeoutSeconds?: number;
+  maxRetries?: number;
+  failureStatusCodes?: number[];
+  healthcheckResultFilePath?: string;
+}
+
+export interface SingularityMesosArtifact {
+  uri: string;
+  cache?: boolean;
+  executable?: boolean;
+  extract?: boolean;
+  outputFile?: string;
+}
+
+export interface SingularityRunNowRequest {
+  message?: string;
+  skipHealthchecks?: boolean;
+  runId?: string;
+  commandLineArgs?: string[];
+  resources?: Resources;
+  runAsUserOverride?: string;
+  envOverrides?: Record<string, string>;
+  requiredAgentAttributeOverrides?: Record<string, string>;
+  requiredSlaveAttributeOverrides?: Record<string, string>;
+  allowedAgentAttributeOverrides?: Record<string, string>;
+  allowedSlaveAttributeOverrides?: Record<string, string>;
+  extraArtifacts?: SingularityMesosArtifact[];
+  runAt?: number;
+}
+
+/** A deploy: one immutable version of what a request runs (spec §1). */
+export interface SingularityDeploy {
+  requestId: string;
+  id: string;
+  command?: string;
+  arguments?: string[];
+  shell?: boolean;
+  user?: string;
+  containerInfo?: { type: string; docker?: { image: string } & Record<string, unknown> } & Record<string, unknown>;
+  customExecutorCmd?: string;
+  customExecutorId?: string;
+  customExecutorSource?: string;
+  customExecutorResources?: Resources;
+  resources?: Resources;
+  env?: Record<string, string>;
+  taskEnv?: Record<string, Record<string, string>>;
+  runImmediately?: SingularityRunNowRequest;
+  uris?: SingularityMesosArtifact[];
+  metadata?: Record<string, string>;
+  executorData?: ExecutorData;
+  version?: string;
+  timestamp?: number;
+  labels?: Record<string, string>;
+  deployHealthTimeoutSeconds?: number;
+  healthcheck?: HealthcheckOptions;
+  /** Legacy flat health-check fields; folded into `healthcheck` on input. */
+  healthcheckUri?: string;
+  healthcheckIntervalSeconds?: number;
+  healthcheckTimeoutSeconds?: number;
+  healthcheckPortIndex?: number;
+  healthcheckMaxRetries?: number;
+  healthcheckMaxTotalTimeoutSeconds?: number;
+  healthcheckProtocol?: HealthcheckProtocol;
+  healthCheckProtocol?: HealthcheckProtocol;
+  skipHealthchecksOnDeploy?: boolean;
+  considerHealthyAfterRunningForSeconds?: number;
+  serviceBasePath?: string;
+  loadBalancerGroups?: string[];
+  loadBalancerPortIndex?: number;
+  loadBalancerOptions?: Record<string, unknown>;
+  loadBalancerDomains?: string[];
+  loadBalancerAdditionalRoutes?: string[];
+  loadBalancerTemplate?: string;
+  loadBalancerServiceIdOverride?: string;
+  loadBalancerUpstreamGroup?: string;
+  deployInstanceCountPerStep?: number;
+  deployStepWaitTimeMs?: number;
+  autoAdvanceDeploySteps?: boolean;
+  maxTaskRetries?: number;
+}
+
+export interface SingularityDeployRequest {
+  deploy: SingularityDeploy;
+  unpauseOnSuccessfulDeploy?: boolean;
+  message?: string;
+  updatedRequest?: SingularityRequest;
+}
+
+export interface SingularityDeployFailure {
+  reason: DeployFailureReason;
+  taskId?: SingularityTaskId;
+  message?: string;
+}
+
+export interface SingularityDeployResult {
+  deployState: DeployState;
+  message?: string;
+  deployFailures: SingularityDeployFailure[];
+  timestamp: number;
+}
+
+export interface SingularityDeployProgress {
+  targetActiveInstances: number;
+  currentActiveInstances: number;
+  deployInstanceCountPerStep: number;
+  deployStepWaitTimeMs: number;
+  stepComplete: boolean;
+  autoAdvanceDeploySteps: boolean;
+  failedDeployTasks: SingularityTaskId[];
+  timestamp: number;
+}
+
+export interface SingularityPendingDeploy {
+  deployMarker: SingularityDeployMarker;
+  currentDeployState: DeployState;
+  deployProgress: SingularityDeployProgress;
+  updatedRequest?: SingularityRequest;
+}

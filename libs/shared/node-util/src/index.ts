@@ -1,0 +1,3 @@
+export * from './lib/logger';
+export * from './lib/config';
+export * from './lib/lifecycle';

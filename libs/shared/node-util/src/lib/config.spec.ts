@@ -1,0 +1,22 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError, loadConfig } from './config';
+
+const schema = z.object({ httpPort: z.number().int().min(1).max(65535).default(7099), dataDir: z.string().default('.data') }).strict();
+
+describe('loadConfig', () => {
+  it('takes defaults, then the file, then the environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, 'httpPort: 8000\ndataDir: /var/x\n');
+    expect(loadConfig(schema, { envPrefix: 'T', env: {} })).toEqual({ httpPort: 7099, dataDir: '.data' });
+    expect(loadConfig(schema, { file, envPrefix: 'T', env: { T_HTTP_PORT: '9000' } })).toEqual({ httpPort: 9000, dataDir: '/var/x' });
+  });
+
+  it('names the bad key', () => {
+    expect(() => loadConfig(schema, { envPrefix: 'T', env: { T_HTTP_PORT: 'abc' } })).toThrow(ConfigError);
+    expect(() => loadConfig(schema, { envPrefix: 'T', env: { T_HTTP_PORT: 'abc' } })).toThrow(/'httpPort'/);
+  });
+});
