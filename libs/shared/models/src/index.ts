@@ -6,3 +6,4 @@ export * from './lib/task-ids';
 export * from './lib/task';
 export * from './lib/parents';
 export * from './lib/agent-protocol';
+export * from './lib/validation';
