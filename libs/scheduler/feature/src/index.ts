@@ -1,1 +1,11 @@
-export {};
+export * from './lib/scheduler-context';
+export * from './lib/scheduler-state';
+export * from './lib/agent-gateway';
+export * from './lib/request-events';
+export * from './lib/task-scheduler';
+export * from './lib/read-models';
+export * from './lib/request.service';
+export * from './lib/deploy.service';
+export * from './lib/task.service';
+export * from './lib/agent.service';
+export * from './lib/scheduler-runtime';

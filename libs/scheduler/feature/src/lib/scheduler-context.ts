@@ -1,0 +1,25 @@
+import type { Clock } from '@singularity/util';
+import type { Logger } from '@singularity/node-util';
+import type { SchedulerSettings } from '@singularity/scheduler-core';
+import type { SchedulerState } from './scheduler-state';
+
+/** Injection tokens of the scheduler's ports and settings. */
+export const CLOCK = Symbol('Clock');
+export const LOGGER = Symbol('Logger');
+export const SETTINGS = Symbol('SchedulerSettings');
+export const AGENT_GATEWAY = Symbol('AgentGateway');
+
+/** What every scheduler component works with; one instance per process. */
+export interface SchedulerContext {
+  state: SchedulerState;
+  clock: Clock;
+  logger: Logger;
+  settings: SchedulerConfigSettings;
+}
+
+/** Settings of the scheduler feature: the pure logic's plus the service-level ones. */
+export interface SchedulerConfigSettings extends SchedulerSettings {
+  heartbeatIntervalMillis: number;
+  /** Longest a pending-task launch may wait for more offers before a tick places it. */
+  tickDebounceMillis: number;
+}

@@ -1,0 +1,75 @@
+import type { ValidationLimits } from '@singularity/models';
+import type { Logger } from '@singularity/node-util';
+import type { StateStore } from '@singularity/scheduler-state';
+import type { Clock } from '@singularity/util';
+import { AgentService } from './agent.service';
+import type { AgentGateway } from './agent-gateway';
+import { DeployService } from './deploy.service';
+import { ReadModels } from './read-models';
+import { RequestService } from './request.service';
+import type { SchedulerConfigSettings, SchedulerContext } from './scheduler-context';
+import { SchedulerState } from './scheduler-state';
+import { TaskService } from './task.service';
+import { TaskScheduler } from './task-scheduler';
+
+export interface SchedulerRuntimeOptions {
+  store: StateStore;
+  clock: Clock;
+  logger: Logger;
+  settings: SchedulerConfigSettings;
+  limits: ValidationLimits;
+  gateway: AgentGateway;
+}
+
+/**
+ * The scheduler's composition root below HTTP: loads live state from the
+ * store, then wires the scheduling loop and the services the controllers call.
+ */
+export class SchedulerRuntime {
+  readonly startedAt: number;
+  private constructor(
+    readonly ctx: SchedulerContext,
+    readonly scheduler: TaskScheduler,
+    readonly requests: RequestService,
+    readonly deploys: DeployService,
+    readonly tasks: TaskService,
+    readonly agents: AgentService,
+    readonly read: ReadModels,
+    private readonly store: StateStore,
+  ) {
+    this.startedAt = ctx.clock.now();
+  }
+
+  static async open(options: SchedulerRuntimeOptions): Promise<SchedulerRuntime> {
+    await options.store.open();
+    const state = new SchedulerState(options.store);
+    await state.load();
+    const ctx: SchedulerContext = { state, clock: options.clock, logger: options.logger, settings: options.settings };
+    const scheduler = new TaskScheduler(ctx, options.gateway);
+    options.logger.info(
+      { store: options.store.describe(), requests: state.requests.size, activeTasks: state.tasks.size, agents: state.agents.size },
+      'live state loaded',
+    );
+    return new SchedulerRuntime(
+      ctx,
+      scheduler,
+      new RequestService(ctx, scheduler, options.limits),
+      new DeployService(ctx, scheduler, options.limits),
+      new TaskService(ctx, scheduler),
+      new AgentService(ctx, scheduler),
+      new ReadModels(ctx),
+      options.store,
+    );
+  }
+
+  /** Starts the scheduling loop (the leader's work). */
+  start(): void {
+    this.scheduler.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.scheduler.stop();
+    await this.ctx.state.flush().catch(() => undefined);
+    await this.store.close();
+  }
+}

@@ -1,0 +1,401 @@
+import type {
+  AgentRegistration,
+  MachineState,
+  RequestHistoryType,
+  RequestState,
+  SingularityDeploy,
+  SingularityDeployResult,
+  SingularityPendingRequest,
+  SingularityPendingTask,
+  SingularityRequest,
+  SingularityRequestDeployState,
+  SingularityTask,
+  SingularityTaskCleanup,
+  SingularityTaskHistoryUpdate,
+} from '@singularity/models';
+import type { KilledTaskRecord, PendingDeployRecord, TaskRecord } from '@singularity/scheduler-core';
+import type { StateOp, StateStore } from '@singularity/scheduler-state';
+
+export interface RequestRecord {
+  request: SingularityRequest;
+  state: RequestState;
+  timestamp: number;
+}
+
+export interface RequestHistoryRecord {
+  createdAt: number;
+  user?: string;
+  eventType: RequestHistoryType;
+  request: SingularityRequest;
+  message?: string;
+}
+
+/** A registered agent: its registration plus the scheduler's view of it. */
+export interface AgentRecord extends AgentRegistration {
+  firstSeenAt: number;
+  lastSeenAt: number;
+  state: MachineState;
+  stateChangedAt: number;
+  stateUser?: string;
+  stateMessage?: string;
+}
+
+export interface RackRecord {
+  rackId: string;
+  firstSeenAt: number;
+  state: MachineState;
+  stateChangedAt: number;
+}
+
+/** A finished task kept in live state until the history store takes it (history issue). */
+export interface FinishedTaskRecord {
+  task: SingularityTask;
+  updates: SingularityTaskHistoryUpdate[];
+  finishedAt: number;
+}
+
+/** Collections of the live state; one znode directory each in ZooKeeper. */
+const C = {
+  requests: 'requests',
+  requestHistory: 'request-history',
+  deploys: 'deploys',
+  deployStates: 'deploy-states',
+  pendingDeploys: 'pending-deploys',
+  deployResults: 'deploy-results',
+  pendingRequests: 'pending-requests',
+  pendingTasks: 'pending-tasks',
+  tasks: 'tasks',
+  taskUpdates: 'task-updates',
+  taskCleanups: 'task-cleanups',
+  killedTasks: 'killed-tasks',
+  finishedTasks: 'finished-tasks',
+  agents: 'agents',
+  racks: 'racks',
+} as const;
+
+const MAX_FINISHED_TASKS_PER_REQUEST = 100;
+const MAX_REQUEST_HISTORY_PER_REQUEST = 200;
+
+/** Unique per event: two events of one request in the same millisecond differ in type or get a later timestamp. */
+const requestHistoryKey = (e: RequestHistoryRecord) => `${e.request.id}:${e.createdAt}:${e.eventType}`;
+
+export const deployKey = (requestId: string, deployId: string) => `${requestId}:${deployId}`;
+
+function addToIndex<V>(index: Map<string, Map<string, V>>, outer: string, inner: string, value: V): void {
+  let m = index.get(outer);
+  if (!m) index.set(outer, (m = new Map()));
+  m.set(inner, value);
+}
+function removeFromIndex<V>(index: Map<string, Map<string, V>>, outer: string, inner: string): void {
+  const m = index.get(outer);
+  if (!m) return;
+  m.delete(inner);
+  if (m.size === 0) index.delete(outer);
+}
+
+/**
+ * The scheduler's live state held in memory with the indexes its lookups need,
+ * written through to a StateStore. Mutations apply to memory at once and queue
+ * store ops; `flush()` commits everything queued so far as one atomic commit.
+ * Callers flush before they answer a client or act on the world (launch, kill),
+ * so nothing is promised that a crash could take back.
+ */
+export class SchedulerState {
+  readonly requests = new Map<string, RequestRecord>();
+  private readonly requestHistory = new Map<string, RequestHistoryRecord[]>();
+  private readonly deploys = new Map<string, SingularityDeploy>();
+  private readonly deployIdsByRequest = new Map<string, Map<string, true>>();
+  readonly deployStates = new Map<string, SingularityRequestDeployState>();
+  readonly pendingDeploys = new Map<string, PendingDeployRecord>();
+  private readonly deployResults = new Map<string, SingularityDeployResult>();
+  readonly pendingRequests = new Map<string, SingularityPendingRequest>();
+  readonly pendingTasks = new Map<string, SingularityPendingTask>();
+  private readonly pendingTasksByRequest = new Map<string, Map<string, SingularityPendingTask>>();
+  readonly tasks = new Map<string, TaskRecord>();
+  private readonly tasksByRequest = new Map<string, Map<string, TaskRecord>>();
+  private readonly tasksByAgent = new Map<string, Map<string, TaskRecord>>();
+  private readonly finishedTasks = new Map<string, FinishedTaskRecord>();
+  private readonly finishedTasksByRequest = new Map<string, Map<string, FinishedTaskRecord>>();
+  /** Tasks with a cleanup or a kill in force: the cleanup loop visits only these. */
+  private readonly leaving = new Set<string>();
+  /** Tasks no agent has reported on yet (only TASK_LAUNCHED): launches to (re)send or expire. */
+  private readonly awaitingAgent = new Set<string>();
+  readonly agents = new Map<string, AgentRecord>();
+  readonly racks = new Map<string, RackRecord>();
+
+  private batch: StateOp[] = [];
+  private failure: Error | undefined;
+
+  constructor(private readonly store: StateStore) {}
+
+  /** Rebuilds memory from the store. Call once, before anything else. */
+  async load(): Promise<void> {
+    const snapshot = await this.store.load();
+    const each = <T>(collection: string, fn: (key: string, value: T) => void) => {
+      for (const [key, value] of snapshot.get(collection) ?? []) fn(key, value as T);
+    };
+    each<RequestRecord>(C.requests, (k, v) => this.requests.set(k, v));
+    each<RequestHistoryRecord>(C.requestHistory, (_k, v) => {
+      const list = this.requestHistory.get(v.request.id) ?? [];
+      list.push(v);
+      this.requestHistory.set(v.request.id, list);
+    });
+    for (const list of this.requestHistory.values()) list.sort((a, b) => a.createdAt - b.createdAt);
+    each<SingularityDeploy>(C.deploys, (_k, v) => this.indexDeploy(v));
+    each<SingularityRequestDeployState>(C.deployStates, (k, v) => this.deployStates.set(k, v));
+    each<PendingDeployRecord>(C.pendingDeploys, (k, v) => this.pendingDeploys.set(k, v));
+    each<SingularityDeployResult>(C.deployResults, (k, v) => this.deployResults.set(k, v));
+    each<SingularityPendingRequest>(C.pendingRequests, (k, v) => this.pendingRequests.set(k, v));
+    each<SingularityPendingTask>(C.pendingTasks, (_k, v) => this.indexPendingTask(v));
+    each<SingularityTask>(C.tasks, (_k, v) => this.indexTask({ task: v, updates: [] }));
+    each<SingularityTaskHistoryUpdate>(C.taskUpdates, (_k, v) => this.tasks.get(v.taskId.id)?.updates.push(v));
+    for (const record of this.tasks.values()) record.updates.sort((a, b) => a.timestamp - b.timestamp);
+    each<SingularityTaskCleanup>(C.taskCleanups, (k, v) => {
+      const record = this.tasks.get(k);
+      if (record) record.cleanup = v;
+    });
+    each<KilledTaskRecord>(C.killedTasks, (k, v) => {
+      const record = this.tasks.get(k);
+      if (record) record.killed = v;
+    });
+    for (const [id, record] of this.tasks) {
+      if (record.cleanup || record.killed) this.leaving.add(id);
+      if (record.updates.every((u) => u.taskState === 'TASK_LAUNCHED')) this.awaitingAgent.add(id);
+    }
+    each<FinishedTaskRecord>(C.finishedTasks, (k, v) => {
+      this.finishedTasks.set(k, v);
+      addToIndex(this.finishedTasksByRequest, v.task.taskId.requestId, k, v);
+    });
+    each<AgentRecord>(C.agents, (k, v) => this.agents.set(k, v));
+    each<RackRecord>(C.racks, (k, v) => this.racks.set(k, v));
+  }
+
+  /** Commits every op queued since the last flush, atomically and durably. */
+  async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.batch.length === 0) return;
+    const ops = this.batch;
+    this.batch = [];
+    try {
+      await this.store.commit(ops);
+    } catch (err) {
+      // Memory is now ahead of the store; nothing may act on it. The owner restarts from the store.
+      this.failure = err as Error;
+      throw err;
+    }
+  }
+
+  /** Set once a commit failed: memory no longer matches the store. */
+  get broken(): Error | undefined {
+    return this.failure;
+  }
+
+  private put(collection: string, key: string, value: unknown): void {
+    this.batch.push({ op: 'put', collection, key, value });
+  }
+  private del(collection: string, key: string): void {
+    this.batch.push({ op: 'delete', collection, key });
+  }
+
+  // ---- requests ----
+  getRequest(id: string): RequestRecord | undefined {
+    return this.requests.get(id);
+  }
+  putRequest(record: RequestRecord): void {
+    this.requests.set(record.request.id, record);
+    this.put(C.requests, record.request.id, record);
+  }
+  removeRequest(id: string): void {
+    this.requests.delete(id);
+    this.del(C.requests, id);
+    this.deployStates.delete(id);
+    this.del(C.deployStates, id);
+  }
+  addRequestHistory(entry: RequestHistoryRecord): void {
+    const list = this.requestHistory.get(entry.request.id) ?? [];
+    list.push(entry);
+    this.requestHistory.set(entry.request.id, list);
+    this.put(C.requestHistory, requestHistoryKey(entry), entry);
+    while (list.length > MAX_REQUEST_HISTORY_PER_REQUEST) this.del(C.requestHistory, requestHistoryKey(list.shift()!));
+  }
+  getRequestHistory(requestId: string): readonly RequestHistoryRecord[] {
+    return this.requestHistory.get(requestId) ?? [];
+  }
+
+  // ---- deploys ----
+  private indexDeploy(deploy: SingularityDeploy): void {
+    this.deploys.set(deployKey(deploy.requestId, deploy.id), deploy);
+    addToIndex(this.deployIdsByRequest, deploy.requestId, deploy.id, true);
+  }
+  getDeploy(requestId: string, deployId: string): SingularityDeploy | undefined {
+    return this.deploys.get(deployKey(requestId, deployId));
+  }
+  hasDeployId(requestId: string, deployId: string): boolean {
+    return this.deployIdsByRequest.get(requestId)?.has(deployId) ?? false;
+  }
+  putDeploy(deploy: SingularityDeploy): void {
+    this.indexDeploy(deploy);
+    this.put(C.deploys, deployKey(deploy.requestId, deploy.id), deploy);
+  }
+  getDeployState(requestId: string): SingularityRequestDeployState | undefined {
+    return this.deployStates.get(requestId);
+  }
+  putDeployState(state: SingularityRequestDeployState): void {
+    this.deployStates.set(state.requestId, state);
+    this.put(C.deployStates, state.requestId, state);
+  }
+  activeDeployId(requestId: string): string | undefined {
+    return this.deployStates.get(requestId)?.activeDeploy?.deployId;
+  }
+  getPendingDeploy(requestId: string): PendingDeployRecord | undefined {
+    return this.pendingDeploys.get(requestId);
+  }
+  putPendingDeploy(record: PendingDeployRecord): void {
+    this.pendingDeploys.set(record.deployMarker.requestId, record);
+    this.put(C.pendingDeploys, record.deployMarker.requestId, record);
+  }
+  removePendingDeploy(requestId: string): void {
+    this.pendingDeploys.delete(requestId);
+    this.del(C.pendingDeploys, requestId);
+  }
+  getDeployResult(requestId: string, deployId: string): SingularityDeployResult | undefined {
+    return this.deployResults.get(deployKey(requestId, deployId));
+  }
+  putDeployResult(requestId: string, deployId: string, result: SingularityDeployResult): void {
+    this.deployResults.set(deployKey(requestId, deployId), result);
+    this.put(C.deployResults, deployKey(requestId, deployId), result);
+  }
+  deployIdsOf(requestId: string): string[] {
+    return [...(this.deployIdsByRequest.get(requestId)?.keys() ?? [])];
+  }
+
+  // ---- pending queue ----
+  putPendingRequest(key: string, pr: SingularityPendingRequest): void {
+    this.pendingRequests.set(key, pr);
+    this.put(C.pendingRequests, key, pr);
+  }
+  removePendingRequest(key: string): void {
+    if (!this.pendingRequests.delete(key)) return;
+    this.del(C.pendingRequests, key);
+  }
+  private indexPendingTask(pt: SingularityPendingTask): void {
+    this.pendingTasks.set(pt.pendingTaskId.id, pt);
+    addToIndex(this.pendingTasksByRequest, pt.pendingTaskId.requestId, pt.pendingTaskId.id, pt);
+  }
+  putPendingTask(pt: SingularityPendingTask): void {
+    this.indexPendingTask(pt);
+    this.put(C.pendingTasks, pt.pendingTaskId.id, pt);
+  }
+  removePendingTask(id: string): void {
+    const pt = this.pendingTasks.get(id);
+    if (!pt) return;
+    this.pendingTasks.delete(id);
+    removeFromIndex(this.pendingTasksByRequest, pt.pendingTaskId.requestId, id);
+    this.del(C.pendingTasks, id);
+  }
+  pendingTasksOf(requestId: string): SingularityPendingTask[] {
+    return [...(this.pendingTasksByRequest.get(requestId)?.values() ?? [])];
+  }
+
+  // ---- tasks ----
+  private indexTask(record: TaskRecord): void {
+    const id = record.task.taskId.id;
+    this.tasks.set(id, record);
+    addToIndex(this.tasksByRequest, record.task.taskId.requestId, id, record);
+    addToIndex(this.tasksByAgent, record.task.mesosTask.agentId.value, id, record);
+  }
+  getTask(taskId: string): TaskRecord | undefined {
+    return this.tasks.get(taskId);
+  }
+  tasksOf(requestId: string): TaskRecord[] {
+    return [...(this.tasksByRequest.get(requestId)?.values() ?? [])];
+  }
+  /** Tasks with a cleanup or kill in force. */
+  leavingTasks(): TaskRecord[] {
+    return [...this.leaving].map((id) => this.tasks.get(id)!).filter(Boolean);
+  }
+  /** Tasks no agent has reported on yet. */
+  tasksAwaitingAgent(): TaskRecord[] {
+    return [...this.awaitingAgent].map((id) => this.tasks.get(id)!).filter(Boolean);
+  }
+  tasksOnAgent(agentId: string): TaskRecord[] {
+    return [...(this.tasksByAgent.get(agentId)?.values() ?? [])];
+  }
+  /** Adds a launched task and removes the pending task it came from, in the same commit. */
+  addTask(task: SingularityTask, launched: SingularityTaskHistoryUpdate): TaskRecord {
+    const record: TaskRecord = { task, updates: [] };
+    this.indexTask(record);
+    this.put(C.tasks, task.taskId.id, task);
+    this.addTaskUpdate(record, launched);
+    this.awaitingAgent.add(task.taskId.id);
+    this.removePendingTask(task.taskRequest.pendingTask.pendingTaskId.id);
+    return record;
+  }
+  addTaskUpdate(record: TaskRecord, update: SingularityTaskHistoryUpdate): void {
+    record.updates.push(update);
+    if (update.taskState !== 'TASK_LAUNCHED' && update.taskState !== 'TASK_CLEANING') this.awaitingAgent.delete(update.taskId.id);
+    this.put(C.taskUpdates, `${update.taskId.id}:${update.taskState}`, update);
+  }
+  putCleanup(record: TaskRecord, cleanup: SingularityTaskCleanup): void {
+    record.cleanup = cleanup;
+    this.leaving.add(cleanup.taskId.id);
+    this.put(C.taskCleanups, cleanup.taskId.id, cleanup);
+  }
+  removeCleanup(record: TaskRecord): void {
+    if (!record.cleanup) return;
+    record.cleanup = undefined;
+    if (!record.killed) this.leaving.delete(record.task.taskId.id);
+    this.del(C.taskCleanups, record.task.taskId.id);
+  }
+  putKilled(record: TaskRecord, killed: KilledTaskRecord): void {
+    record.killed = killed;
+    this.leaving.add(killed.taskId);
+    this.put(C.killedTasks, killed.taskId, killed);
+  }
+  /** Moves a task that reached a terminal state out of the live tables. */
+  finishTask(record: TaskRecord, finishedAt: number): FinishedTaskRecord {
+    const id = record.task.taskId.id;
+    this.tasks.delete(id);
+    this.leaving.delete(id);
+    this.awaitingAgent.delete(id);
+    removeFromIndex(this.tasksByRequest, record.task.taskId.requestId, id);
+    removeFromIndex(this.tasksByAgent, record.task.mesosTask.agentId.value, id);
+    this.del(C.tasks, id);
+    for (const u of record.updates) this.del(C.taskUpdates, `${id}:${u.taskState}`);
+    if (record.cleanup) this.del(C.taskCleanups, id);
+    if (record.killed) this.del(C.killedTasks, id);
+    const finished: FinishedTaskRecord = { task: record.task, updates: record.updates, finishedAt };
+    this.finishedTasks.set(id, finished);
+    addToIndex(this.finishedTasksByRequest, record.task.taskId.requestId, id, finished);
+    this.put(C.finishedTasks, id, finished);
+    const ofRequest = this.finishedTasksByRequest.get(record.task.taskId.requestId)!;
+    if (ofRequest.size > MAX_FINISHED_TASKS_PER_REQUEST) {
+      const oldest = [...ofRequest.values()].sort((a, b) => a.finishedAt - b.finishedAt)[0];
+      this.forgetFinished(oldest.task.taskId.id);
+    }
+    return finished;
+  }
+  private forgetFinished(taskId: string): void {
+    const f = this.finishedTasks.get(taskId);
+    if (!f) return;
+    this.finishedTasks.delete(taskId);
+    removeFromIndex(this.finishedTasksByRequest, f.task.taskId.requestId, taskId);
+    this.del(C.finishedTasks, taskId);
+  }
+  getFinishedTask(taskId: string): FinishedTaskRecord | undefined {
+    return this.finishedTasks.get(taskId);
+  }
+  finishedTasksOf(requestId: string): FinishedTaskRecord[] {
+    return [...(this.finishedTasksByRequest.get(requestId)?.values() ?? [])];
+  }
+
+  // ---- agents and racks ----
+  putAgent(agent: AgentRecord): void {
+    this.agents.set(agent.agentId, agent);
+    this.put(C.agents, agent.agentId, agent);
+  }
+  putRack(rack: RackRecord): void {
+    this.racks.set(rack.rackId, rack);
+    this.put(C.racks, rack.rackId, rack);
+  }
+}

@@ -1,0 +1,107 @@
+import type { AgentKillRequest, AgentRegistration, ExecutorLaunchSpec, TaskStatusRecord } from '@singularity/models';
+import { createLogger } from '@singularity/node-util';
+import { InMemoryStateStore, type StateStore } from '@singularity/scheduler-state';
+import { DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
+import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
+import { ManualClock } from '@singularity/util';
+import type { AgentAddress, AgentGateway } from './agent-gateway';
+import { SchedulerRuntime } from './scheduler-runtime';
+
+/**
+ * A FakeAgentGateway: records launches and kills instead of calling agents
+ * over HTTP. Agents' answers are simulated by the test through `report()`.
+ */
+export class FakeAgentGateway implements AgentGateway {
+  readonly launches: Array<{ agentId: string; spec: ExecutorLaunchSpec }> = [];
+  readonly kills: Array<{ agentId: string; taskId: string; request: AgentKillRequest }> = [];
+  unreachable = new Set<string>();
+
+  async launch(agent: AgentAddress, spec: ExecutorLaunchSpec): Promise<void> {
+    if (this.unreachable.has(agent.agentId)) throw new Error(`agent ${agent.agentId} unreachable`);
+    this.launches.push({ agentId: agent.agentId, spec });
+  }
+
+  async kill(agent: AgentAddress, taskId: string, request: AgentKillRequest): Promise<'ok' | 'unknown'> {
+    this.kills.push({ agentId: agent.agentId, taskId, request });
+    return 'ok';
+  }
+}
+
+/**
+ * The scheduler harness (conventions §10): the real runtime over a state store,
+ * a manual clock, and a recording gateway. Tests drive ticks and agent reports
+ * and assert both what was sent to agents and the resulting state.
+ */
+export class SchedulerHarness {
+  private seq = new Map<string, number>();
+
+  private constructor(
+    readonly runtime: SchedulerRuntime,
+    readonly clock: ManualClock,
+    readonly gateway: FakeAgentGateway,
+    readonly store: StateStore,
+  ) {}
+
+  static async create(options: { store?: StateStore; clock?: ManualClock; gateway?: FakeAgentGateway } = {}): Promise<SchedulerHarness> {
+    const clock = options.clock ?? new ManualClock();
+    const gateway = options.gateway ?? new FakeAgentGateway();
+    const store = options.store ?? new InMemoryStateStore();
+    const runtime = await SchedulerRuntime.open({
+      store,
+      clock,
+      gateway,
+      logger: createLogger('scheduler-test', {}, process.env.LOG_LEVEL ?? 'warn'),
+      settings: { ...DEFAULT_SCHEDULER_SETTINGS, heartbeatIntervalMillis: 5000, tickDebounceMillis: 0 },
+      limits: DEFAULT_VALIDATION_LIMITS,
+    });
+    return new SchedulerHarness(runtime, clock, gateway, store);
+  }
+
+  async registerAgent(overrides: Partial<AgentRegistration> = {}): Promise<string> {
+    const agentId = overrides.agentId ?? 'agent-1';
+    await this.runtime.agents.register({
+      agentId,
+      hostname: overrides.hostname ?? agentId,
+      address: '127.0.0.1',
+      port: 5051,
+      rackId: 'DEFAULT',
+      attributes: {},
+      resources: { cpus: 8, memoryMb: 16384, diskMb: 100000 },
+      portRange: { begin: 31000, end: 31999 },
+      version: 'test',
+      tasks: [],
+      ...overrides,
+    });
+    return agentId;
+  }
+
+  /** One scheduling round at the current manual time. */
+  async tick(): Promise<void> {
+    await this.runtime.scheduler.tick();
+  }
+
+  /** Simulates the agent relaying one status update for a task. */
+  async report(taskId: string, state: TaskStatusRecord['state'], message?: string): Promise<void> {
+    const agentId = this.runtime.ctx.state.getTask(taskId)?.task.mesosTask.agentId.value ?? 'agent-1';
+    const seq = (this.seq.get(taskId) ?? 0) + 1;
+    this.seq.set(taskId, seq);
+    await this.runtime.agents.statusUpdates(agentId, { updates: [{ seq, taskId, state, message, timestamp: this.clock.now() }] });
+  }
+
+  /** Launched task ids not yet reported on, oldest first. */
+  launchedIds(): string[] {
+    return this.gateway.launches.map((l) => l.spec.taskId);
+  }
+
+  activeTaskIds(requestId?: string): string[] {
+    return this.runtime.tasks
+      .active()
+      .filter((t) => !requestId || t.taskId.requestId === requestId)
+      .map((t) => t.taskId.id)
+      .sort();
+  }
+
+  async stop(): Promise<void> {
+    await this.runtime.stop();
+  }
+}

@@ -1,0 +1,592 @@
+import {
+  isLongRunning,
+  isRunnableState,
+  isTerminalTaskState,
+  parseTaskId,
+  type AgentKillRequest,
+  type ExtendedTaskState,
+  type SingularityDeployMarker,
+  type SingularityPendingDeploy,
+  type TaskStatusRecord,
+} from '@singularity/models';
+import {
+  buildLaunch,
+  checkPendingDeploy,
+  drainPendingRequest,
+  effectiveResources,
+  isHealthy,
+  isLeaving,
+  killsHard,
+  killsImmediately,
+  lastAgentState,
+  planOffers,
+  DEFAULT_PLACEMENT_SETTINGS,
+  type PlacementAgent,
+  type PlacementTask,
+  type PlacedTaskInfo,
+  type TaskRecord,
+  type UnplacedTask,
+} from '@singularity/scheduler-core';
+import type { AgentGateway } from './agent-gateway';
+import { RequestEvents } from './request-events';
+import type { SchedulerContext } from './scheduler-context';
+import type { AgentRecord } from './scheduler-state';
+
+interface LaunchOrder {
+  agent: AgentRecord;
+  record: TaskRecord;
+}
+interface KillOrder {
+  agent: AgentRecord;
+  taskId: string;
+  request: AgentKillRequest;
+}
+
+/**
+ * The scheduling loop and the task lifecycle: it checks pending deploys,
+ * drains the pending queue, runs cleanups, places due tasks on agents, and
+ * applies agents' status updates. Decisions come from the pure functions of
+ * `@singularity/scheduler-core`; this class reads state, applies their result,
+ * commits, and only then talks to agents.
+ */
+export class TaskScheduler {
+  private readonly events: RequestEvents;
+  /** Tasks whose launch the agent has accepted in this process's life (memory only; resent after a restart). */
+  private readonly launchAccepted = new Set<string>();
+  private readonly launchInFlight = new Set<string>();
+  private lastUnplaced = new Map<string, UnplacedTask>();
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private timer: NodeJS.Timeout | undefined;
+  private soonTimer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  lastTickAt = 0;
+
+  constructor(
+    private readonly ctx: SchedulerContext,
+    private readonly gateway: AgentGateway,
+  ) {
+    this.events = new RequestEvents(ctx);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.queueStartupWork();
+    this.timer = setInterval(() => this.tickSoon(0), this.ctx.settings.checkSchedulerEverySeconds * 1000);
+    this.tickSoon(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    clearTimeout(this.soonTimer);
+    await this.running;
+  }
+
+  /** Asks for a tick shortly (debounced), e.g. after a deploy or a status update. */
+  tickSoon(delay = this.ctx.settings.tickDebounceMillis): void {
+    if (this.stopped) return;
+    if (this.soonTimer) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.tick().catch((err) => this.ctx.logger.error({ err }, 'scheduler tick failed'));
+    }, delay);
+  }
+
+  /** Runs one tick; concurrent calls coalesce into one follow-up tick. */
+  async tick(): Promise<void> {
+    if (this.running) {
+      this.rerun = true;
+      return this.running;
+    }
+    this.running = this.runTick().finally(() => {
+      this.running = undefined;
+      if (this.rerun && !this.stopped) {
+        this.rerun = false;
+        this.tickSoon(0);
+      }
+    });
+    return this.running;
+  }
+
+  /** Why each pending task is still pending (spec conventions §4), from the last tick. */
+  unplacedReasons(pendingTaskId: string): UnplacedTask | undefined {
+    return this.lastUnplaced.get(pendingTaskId);
+  }
+
+  private async runTick(): Promise<void> {
+    const now = this.ctx.clock.now();
+    this.lastTickAt = now;
+    this.checkDeploys(now);
+    this.drainPendingQueue(now);
+    const kills = this.processCleanups(now);
+    const launches = this.placeDueTasks(now);
+    this.expireSilentLaunches(now);
+    await this.ctx.state.flush();
+    await Promise.all([...kills.map((k) => this.sendKill(k)), ...launches.map((l) => this.sendLaunch(l))]);
+  }
+
+  /** At start: every runnable long-running request is converged again (spec §3.2: startup queues STARTUP). */
+  private queueStartupWork(): void {
+    for (const record of this.ctx.state.requests.values()) {
+      const activeDeployId = this.ctx.state.activeDeployId(record.request.id);
+      if (!activeDeployId || !isRunnableState(record.state) || !isLongRunning(record.request.requestType)) continue;
+      this.events.enqueue({ requestId: record.request.id, deployId: activeDeployId, pendingType: 'STARTUP' });
+    }
+  }
+
+  // ---------- deploys ----------
+  private checkDeploys(now: number): void {
+    for (const pending of [...this.ctx.state.pendingDeploys.values()]) {
+      const { requestId, deployId } = pending.deployMarker;
+      const requestRecord = this.ctx.state.getRequest(requestId);
+      const deploy = this.ctx.state.getDeploy(requestId, deployId);
+      if (!requestRecord || !deploy) {
+        this.ctx.state.removePendingDeploy(requestId);
+        continue;
+      }
+      const tasks = this.ctx.state.tasksOf(requestId).filter((t) => t.task.taskId.deployId === deployId);
+      const result = checkPendingDeploy({ now, request: requestRecord.request, deploy, pendingDeploy: pending, tasks, settings: this.ctx.settings });
+      if (result.kind === 'waiting') {
+        if (pending.deployProgress.currentActiveInstances !== result.currentActiveInstances) {
+          this.ctx.state.putPendingDeploy({ ...pending, deployProgress: { ...pending.deployProgress, currentActiveInstances: result.currentActiveInstances } });
+        }
+        continue;
+      }
+      this.finishDeploy(pending, result.deployState, result.message, result.failures, now);
+    }
+  }
+
+  private finishDeploy(
+    pending: SingularityPendingDeploy & { failures?: unknown },
+    deployState: 'SUCCEEDED' | 'FAILED' | 'OVERDUE' | 'CANCELED' | 'FAILED_INTERNAL_STATE',
+    message: string,
+    failures: import('@singularity/models').SingularityDeployFailure[],
+    now: number,
+  ): void {
+    const { requestId, deployId } = pending.deployMarker;
+    const state = this.ctx.state;
+    let requestRecord = state.getRequest(requestId)!;
+    const previous = state.getDeployState(requestId);
+    const marker: SingularityDeployMarker = pending.deployMarker;
+    state.putDeployResult(requestId, deployId, { deployState, message, deployFailures: failures, timestamp: now });
+    state.removePendingDeploy(requestId);
+    this.ctx.logger.info({ requestId, deployId, deployState, message }, 'deploy finished');
+
+    if (deployState === 'SUCCEEDED') {
+      state.putDeployState({ requestId, activeDeploy: marker });
+      if (pending.updatedRequest) {
+        requestRecord = { ...requestRecord, request: pending.updatedRequest };
+        state.putRequest(requestRecord);
+      }
+      if (requestRecord.state === 'DEPLOYING_TO_UNPAUSE') {
+        requestRecord = this.events.setRequestState(requestRecord, 'ACTIVE', 'DEPLOYED_TO_UNPAUSE', marker.user);
+      } else if (requestRecord.state === 'FINISHED') {
+        requestRecord = this.events.setRequestState(requestRecord, 'ACTIVE', 'UPDATED', marker.user);
+      }
+      // Tasks of every other deploy step aside; pending work of other deploys goes.
+      for (const t of state.tasksOf(requestId)) {
+        if (t.task.taskId.deployId !== deployId && !isLeaving(t) && isLongRunning(requestRecord.request.requestType)) {
+          this.events.cleanup(t, 'DEPLOY_STEP_FINISHED', marker.user, `deploy ${deployId} succeeded`);
+        }
+      }
+      for (const pt of state.pendingTasksOf(requestId)) {
+        if (pt.pendingTaskId.deployId !== deployId) state.removePendingTask(pt.pendingTaskId.id);
+      }
+      const type = requestRecord.request.requestType;
+      if (type === 'RUN_ONCE') {
+        this.events.enqueue({ requestId, deployId, pendingType: 'NEW_DEPLOY', user: marker.user });
+      } else if (isLongRunning(type)) {
+        this.events.enqueue({ requestId, deployId, pendingType: 'DEPLOY_FINISHED', user: marker.user });
+      }
+      const runNow = state.getDeploy(requestId, deployId)?.runImmediately;
+      if (runNow && (type === 'ON_DEMAND' || type === 'SCHEDULED')) {
+        this.events.enqueue({
+          requestId,
+          deployId,
+          pendingType: type === 'ON_DEMAND' ? 'ONEOFF' : 'IMMEDIATE',
+          user: marker.user,
+          runId: runNow.runId ?? `${deployId}-${now}`,
+          cmdLineArgsList: runNow.commandLineArgs,
+          skipHealthchecks: runNow.skipHealthchecks,
+          message: runNow.message,
+          resources: runNow.resources,
+          envOverrides: runNow.envOverrides,
+        });
+      }
+      return;
+    }
+
+    // Automatic rollback: the previous deploy stays active; only the new deploy's tasks go.
+    state.putDeployState({ requestId, activeDeploy: previous?.activeDeploy });
+    const cleanupType = deployState === 'CANCELED' ? 'DEPLOY_CANCELED' : 'DEPLOY_FAILED';
+    for (const t of state.tasksOf(requestId)) {
+      if (t.task.taskId.deployId === deployId && !isLeaving(t)) this.events.cleanup(t, cleanupType, marker.user, message);
+    }
+    this.events.dropPendingWork(requestId, deployId);
+    if (requestRecord.state === 'DEPLOYING_TO_UNPAUSE') {
+      requestRecord = this.events.setRequestState(requestRecord, 'PAUSED', 'PAUSED', marker.user, `deploy ${deployId} ${deployState}`);
+    }
+    const activeDeployId = previous?.activeDeploy?.deployId;
+    if (activeDeployId && isRunnableState(requestRecord.state) && isLongRunning(requestRecord.request.requestType)) {
+      this.events.enqueue({
+        requestId,
+        deployId: activeDeployId,
+        pendingType: deployState === 'CANCELED' ? 'DEPLOY_CANCELLED' : 'DEPLOY_FAILED',
+      });
+    }
+  }
+
+  // ---------- pending queue ----------
+  private drainPendingQueue(now: number): void {
+    const state = this.ctx.state;
+    const entries = [...state.pendingRequests].sort((a, b) => a[1].timestamp - b[1].timestamp);
+    for (const [key, pr] of entries) {
+      if ((pr.runAt ?? 0) > now) continue;
+      const requestRecord = state.getRequest(pr.requestId);
+      const decision = drainPendingRequest({
+        now,
+        pendingRequest: pr,
+        request: requestRecord?.request,
+        requestState: requestRecord?.state,
+        activeDeployId: state.activeDeployId(pr.requestId),
+        pendingDeploy: state.getPendingDeploy(pr.requestId),
+        tasks: state.tasksOf(pr.requestId),
+        pendingTasks: state.pendingTasksOf(pr.requestId),
+      });
+      state.removePendingRequest(key);
+      if (decision.kind === 'drop') {
+        this.ctx.logger.debug({ requestId: pr.requestId, pendingType: pr.pendingType, reason: decision.reason }, 'dropped pending request');
+        continue;
+      }
+      decision.deletePendingTaskIds.forEach((id) => state.removePendingTask(id));
+      decision.create.forEach((pt) => state.putPendingTask(pt));
+      for (const order of decision.cleanups) {
+        const record = state.getTask(order.taskId);
+        if (record && !isLeaving(record)) this.events.cleanup(record, order.cleanupType, pr.user, order.message);
+      }
+    }
+  }
+
+  // ---------- cleanups and kills ----------
+  private processCleanups(now: number): KillOrder[] {
+    const state = this.ctx.state;
+    const orders: KillOrder[] = [];
+    for (const record of state.leavingTasks()) {
+      const agent = state.agents.get(record.task.mesosTask.agentId.value);
+      if (record.killed) {
+        // Tasks that ignore a kill get it again (spec §2.5).
+        if (agent && now - record.killed.lastAttemptAt >= this.ctx.settings.askDriverToKillTasksAgainAfterMillis) {
+          state.putKilled(record, { ...record.killed, lastAttemptAt: now, attempts: record.killed.attempts + 1 });
+          orders.push({ agent, taskId: record.task.taskId.id, request: { destroy: record.killed.destroy, user: record.killed.user } });
+        }
+        continue;
+      }
+      const cleanup = record.cleanup;
+      if (!cleanup) continue;
+      const requestRecord = state.getRequest(record.task.taskId.requestId);
+      const longRunning = requestRecord ? isLongRunning(requestRecord.request.requestType) : true;
+      let killNow = killsImmediately(cleanup.cleanupType, longRunning) || requestRecord?.state === 'PAUSED' || !requestRecord;
+      if (!killNow && longRunning && requestRecord) killNow = this.activeDeployIsWhole(requestRecord.request.id, requestRecord.request.instances ?? 1, now);
+      if (!killNow && !longRunning) {
+        const waitMillis = requestRecord?.request.killOldNonLongRunningTasksAfterMillis ?? this.ctx.settings.killNonLongRunningTasksInCleanupAfterSeconds * 1000;
+        killNow = now - cleanup.timestamp >= waitMillis;
+      }
+      if (!killNow) continue;
+      const destroy = killsHard(cleanup.cleanupType);
+      state.removeCleanup(record);
+      state.putKilled(record, {
+        taskId: record.task.taskId.id,
+        cleanupType: cleanup.cleanupType,
+        user: cleanup.user,
+        destroy,
+        firstAttemptAt: now,
+        lastAttemptAt: now,
+        attempts: 1,
+      });
+      if (agent) orders.push({ agent, taskId: record.task.taskId.id, request: { destroy, user: cleanup.user, message: cleanup.message } });
+    }
+    return orders;
+  }
+
+  /** True when the request's active deploy runs its instances, none leaving, all healthy. */
+  private activeDeployIsWhole(requestId: string, instances: number, now: number): boolean {
+    const activeDeployId = this.ctx.state.activeDeployId(requestId);
+    if (!activeDeployId) return true;
+    const staying = this.ctx.state.tasksOf(requestId).filter((t) => t.task.taskId.deployId === activeDeployId && !isLeaving(t));
+    return (
+      staying.length >= instances &&
+      staying.every((t) => isHealthy(t, now, this.ctx.settings.considerTaskHealthyAfterRunningForSeconds))
+    );
+  }
+
+  private async sendKill(order: KillOrder): Promise<void> {
+    try {
+      const result = await this.gateway.kill(order.agent, order.taskId, order.request);
+      if (result === 'unknown') {
+        // The agent has never heard of it: it cannot be running there.
+        this.applyLocalTerminal(order.taskId, 'TASK_LOST', `Agent ${order.agent.agentId} does not know this task`);
+        await this.ctx.state.flush();
+      }
+    } catch (err) {
+      this.ctx.logger.warn({ taskId: order.taskId, err: (err as Error).message }, 'kill not delivered; will retry');
+    }
+  }
+
+  // ---------- placement and launch ----------
+  private placeDueTasks(now: number): LaunchOrder[] {
+    const state = this.ctx.state;
+    const orders: LaunchOrder[] = [];
+    // Launches the agent has not accepted yet (e.g. the scheduler restarted in between) are sent again.
+    for (const record of state.tasksAwaitingAgent()) {
+      if (!this.launchAccepted.has(record.task.taskId.id)) {
+        const agent = state.agents.get(record.task.mesosTask.agentId.value);
+        if (agent && agent.state === 'ACTIVE') orders.push({ agent, record });
+      }
+    }
+
+    const due: PlacementTask[] = [];
+    for (const pt of state.pendingTasks.values()) {
+      if (pt.pendingTaskId.nextRunAt > now) continue;
+      const requestRecord = state.getRequest(pt.pendingTaskId.requestId);
+      const deploy = state.getDeploy(pt.pendingTaskId.requestId, pt.pendingTaskId.deployId);
+      if (!requestRecord || !deploy || !isRunnableState(requestRecord.state)) continue;
+      due.push({
+        pendingTaskId: pt.pendingTaskId.id,
+        requestId: requestRecord.request.id,
+        deployId: deploy.id,
+        request: requestRecord.request,
+        deploy,
+        pendingTask: pt,
+        resources: effectiveResources(deploy, pt),
+        nextRunAt: pt.pendingTaskId.nextRunAt,
+        isBounceReplacement: pt.pendingTaskId.pendingType === 'BOUNCE',
+      });
+    }
+    if (due.length === 0) {
+      this.lastUnplaced = new Map();
+      return orders;
+    }
+
+    const agents: PlacementAgent[] = [];
+    const placed: PlacedTaskInfo[] = [];
+    for (const agent of state.agents.values()) {
+      const used = { cpus: 0, memoryMb: 0, diskMb: 0 };
+      const usedPorts = new Set<number>();
+      for (const t of state.tasksOnAgent(agent.agentId)) {
+        const r = effectiveResources(t.task.taskRequest.deploy, t.task.taskRequest.pendingTask);
+        used.cpus += r.cpus;
+        used.memoryMb += r.memoryMb;
+        used.diskMb += r.diskMb;
+        for (const res of t.task.mesosTask.resources) if (res.name === 'ports') res.ranges.range.forEach((p) => usedPorts.add(p.begin));
+        placed.push({
+          taskId: t.task.taskId.id,
+          requestId: t.task.taskId.requestId,
+          deployId: t.task.taskId.deployId,
+          agentId: agent.agentId,
+          host: agent.hostname,
+          rackId: agent.rackId,
+          cleaning: isLeaving(t),
+        });
+      }
+      agents.push({
+        agentId: agent.agentId,
+        host: agent.hostname,
+        rackId: agent.rackId,
+        state: agent.state,
+        rackState: state.racks.get(agent.rackId)?.state ?? 'ACTIVE',
+        attributes: agent.attributes,
+        total: agent.resources,
+        used,
+        portRange: agent.portRange,
+        usedPorts,
+      });
+    }
+
+    const plan = planOffers({
+      agents,
+      tasks: due,
+      placed,
+      now,
+      seed: now % 2 ** 31,
+      settings: { ...DEFAULT_PLACEMENT_SETTINGS },
+    });
+    this.lastUnplaced = new Map(plan.unplaced.map((u) => [u.pendingTaskId, u]));
+    const byPendingId = new Map(due.map((d) => [d.pendingTaskId, d]));
+    for (const launch of plan.launches) {
+      const dueTask = byPendingId.get(launch.pendingTaskId)!;
+      const agent = state.agents.get(launch.agentId)!;
+      const { task } = buildLaunch({
+        request: dueTask.request,
+        deploy: dueTask.deploy,
+        pendingTask: dueTask.pendingTask,
+        placement: { agentId: agent.agentId, host: agent.hostname, rackId: agent.rackId, ports: launch.ports },
+        startedAt: now,
+        estimatedInstanceCount: dueTask.request.instances ?? 1,
+      });
+      const record = state.addTask(task, {
+        taskId: task.taskId,
+        timestamp: now,
+        taskState: 'TASK_LAUNCHED',
+        statusMessage: `Launched on agent ${agent.agentId} (${agent.hostname})`,
+      });
+      orders.push({ agent, record });
+      this.ctx.logger.info({ taskId: task.taskId.id, agentId: agent.agentId, ports: launch.ports }, 'launching task');
+    }
+    if (plan.unplaced.length > 0) {
+      this.ctx.logger.debug({ unplaced: plan.unplaced.length, first: plan.unplaced[0].summary }, 'pending tasks could not be placed');
+    }
+    return orders;
+  }
+
+  private async sendLaunch(order: LaunchOrder): Promise<void> {
+    const id = order.record.task.taskId.id;
+    if (this.launchInFlight.has(id)) return;
+    this.launchInFlight.add(id);
+    try {
+      const { spec } = buildLaunch({
+        request: order.record.task.taskRequest.request,
+        deploy: order.record.task.taskRequest.deploy,
+        pendingTask: order.record.task.taskRequest.pendingTask,
+        placement: {
+          agentId: order.agent.agentId,
+          host: order.record.task.taskId.host,
+          rackId: order.record.task.taskId.rackId,
+          ports: portsOf(order.record),
+        },
+        startedAt: order.record.task.taskId.startedAt,
+        estimatedInstanceCount: order.record.task.taskRequest.request.instances ?? 1,
+      });
+      await this.gateway.launch(order.agent, spec);
+      this.launchAccepted.add(id);
+    } catch (err) {
+      this.ctx.logger.warn({ taskId: id, err: (err as Error).message }, 'launch not delivered; will retry');
+    } finally {
+      this.launchInFlight.delete(id);
+    }
+  }
+
+  /** A launch no agent ever acknowledged is lost after `reconcileLaunchAfterMillis` (spec §3.2). */
+  private expireSilentLaunches(now: number): void {
+    for (const record of this.ctx.state.tasksAwaitingAgent()) {
+      if (now - record.task.taskId.startedAt < this.ctx.settings.reconcileLaunchAfterMillis) continue;
+      this.applyLocalTerminal(record.task.taskId.id, 'TASK_LOST', 'The agent never acknowledged the launch');
+    }
+  }
+
+  // ---------- status updates ----------
+  /**
+   * Applies a batch of agent status updates, commits, and returns what to
+   * acknowledge. Repeats and updates of finished tasks are acknowledged and
+   * ignored; an update for a task the scheduler does not know orders a kill.
+   */
+  async applyStatusUpdates(agentId: string, updates: readonly TaskStatusRecord[]): Promise<Array<{ taskId: string; seq: number }>> {
+    const unknownRunning: string[] = [];
+    for (const u of updates) {
+      const record = this.ctx.state.getTask(u.taskId);
+      if (!record) {
+        // Finished here (e.g. declared lost) or never known, yet alive on the agent: it must not run on.
+        if (!isTerminalTaskState(u.state)) unknownRunning.push(u.taskId);
+        continue;
+      }
+      this.launchAccepted.add(u.taskId);
+      this.applyUpdate(record, u.state, u.timestamp, u.message, u.reason);
+    }
+    await this.ctx.state.flush();
+    const agent = this.ctx.state.agents.get(agentId);
+    if (agent) {
+      for (const taskId of unknownRunning) {
+        this.ctx.logger.warn({ taskId, agentId }, 'agent reports a task the scheduler does not know; killing it');
+        void this.sendKill({ agent, taskId, request: { message: 'unknown to the scheduler' } });
+      }
+    }
+    if (updates.length > 0) this.tickSoon();
+    return updates.map((u) => ({ taskId: u.taskId, seq: u.seq }));
+  }
+
+  /** Records a state the scheduler concluded itself (lost launch, unknown on agent). Caller flushes. */
+  applyLocalTerminal(taskId: string, state: ExtendedTaskState, message: string): void {
+    const record = this.ctx.state.getTask(taskId);
+    if (record) this.applyUpdate(record, state, this.ctx.clock.now(), message);
+  }
+
+  private applyUpdate(record: TaskRecord, taskState: ExtendedTaskState, timestamp: number, message?: string, reason?: string): void {
+    if (lastAgentState(record) === taskState || isTerminalTaskState(lastAgentState(record))) return;
+    if (record.updates.some((u) => u.taskState === taskState)) return;
+    this.ctx.state.addTaskUpdate(record, { taskId: record.task.taskId, timestamp, taskState, statusMessage: message, statusReason: reason });
+    if (isTerminalTaskState(taskState)) this.onTaskFinished(record, taskState, message);
+  }
+
+  private onTaskFinished(record: TaskRecord, taskState: ExtendedTaskState, message?: string): void {
+    const state = this.ctx.state;
+    const now = this.ctx.clock.now();
+    const { requestId, deployId } = record.task.taskId;
+    const intentional = isLeaving(record);
+    state.finishTask(record, now);
+    this.launchAccepted.delete(record.task.taskId.id);
+    this.ctx.logger.info({ taskId: record.task.taskId.id, taskState, message }, 'task finished');
+
+    const requestRecord = state.getRequest(requestId);
+    if (!requestRecord) return;
+    const pending = state.getPendingDeploy(requestId);
+    if (pending && pending.deployMarker.deployId === deployId && !intentional && isLongRunning(requestRecord.request.requestType)) {
+      state.putPendingDeploy({
+        ...pending,
+        failures: [
+          ...(pending.failures ?? []),
+          { reason: 'TASK_FAILED_ON_STARTUP', taskId: record.task.taskId, message: `${taskState}${message ? `: ${message}` : ''}` },
+        ],
+        deployProgress: { ...pending.deployProgress, failedDeployTasks: [...pending.deployProgress.failedDeployTasks, record.task.taskId] },
+      });
+    }
+    if (requestRecord.state === 'DELETING') {
+      if (state.tasksOf(requestId).length === 0) this.finishDeletion(requestId);
+      return;
+    }
+    if (isLongRunning(requestRecord.request.requestType) && isRunnableState(requestRecord.state) && state.activeDeployId(requestId) === deployId) {
+      this.events.enqueue({ requestId, deployId, pendingType: 'TASK_DONE' });
+    }
+  }
+
+  /** DELETING → DELETED once no task remains (spec §2.1). Caller flushes. */
+  finishDeletion(requestId: string): void {
+    const record = this.ctx.state.getRequest(requestId);
+    if (!record) return;
+    this.events.history(record, 'DELETED');
+    this.ctx.state.removePendingDeploy(requestId);
+    this.ctx.state.removeRequest(requestId);
+    this.ctx.logger.info({ requestId }, 'request deleted');
+  }
+
+  /** Reconciles what an agent reports at registration (spec §3.2): unknown tasks die, vanished ones are lost. */
+  reconcileAgent(agent: AgentRecord, reported: ReadonlyArray<{ taskId: string; state: ExtendedTaskState }>): void {
+    const reportedIds = new Set(reported.map((r) => r.taskId));
+    for (const record of this.ctx.state.tasksOnAgent(agent.agentId)) {
+      const id = record.task.taskId.id;
+      if (reportedIds.has(id)) continue;
+      if (lastAgentState(record) === 'TASK_LAUNCHED') continue; // not yet delivered; the launch is re-sent
+      this.applyUpdate(record, 'TASK_LOST', this.ctx.clock.now(), `Task was not running on agent ${agent.hostname} when it registered again`);
+    }
+    for (const r of reported) {
+      if (this.ctx.state.getTask(r.taskId) || isTerminalTaskState(r.state)) continue;
+      if (!safeParse(r.taskId)) continue;
+      this.ctx.logger.warn({ taskId: r.taskId, agentId: agent.agentId }, 'agent runs a task the scheduler does not know; killing it');
+      void this.sendKill({ agent, taskId: r.taskId, request: { message: 'unknown to the scheduler' } });
+    }
+  }
+}
+
+function portsOf(record: TaskRecord): number[] {
+  const out: number[] = [];
+  for (const res of record.task.mesosTask.resources) if (res.name === 'ports') res.ranges.range.forEach((p) => out.push(p.begin));
+  return out;
+}
+
+function safeParse(taskId: string): boolean {
+  try {
+    parseTaskId(taskId);
+    return true;
+  } catch {
+    return false;
+  }
+}
