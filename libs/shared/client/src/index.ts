@@ -1,1 +1,2 @@
-export {};
+export * from './lib/singularity-client';
+export * from './lib/singularity-client-error';
