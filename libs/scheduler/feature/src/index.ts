@@ -9,3 +9,5 @@ export * from './lib/deploy.service';
 export * from './lib/task.service';
 export * from './lib/agent.service';
 export * from './lib/scheduler-runtime';
+// Test support (used by specs only): the harness of conventions §10 and a recording gateway.
+export * from './lib/scheduler.harness';

@@ -1,0 +1,46 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
+import { loadConfig } from '@singularity/node-util';
+import { DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
+import { z } from 'zod';
+
+const positive = z.number().positive();
+
+/** The scheduler's configuration file (YAML) and `SINGULARITY_*` environment overrides. */
+export const schedulerConfigSchema = z
+  .object({
+    host: z.string().default('0.0.0.0'),
+    httpPort: z.number().int().min(0).max(65535).default(7099),
+    hostname: z.string().default(hostname()),
+    /** Where the embedded live state lives. */
+    dataDir: z.string().default('.data/scheduler'),
+    checkSchedulerEverySeconds: positive.default(DEFAULT_SCHEDULER_SETTINGS.checkSchedulerEverySeconds),
+    considerTaskHealthyAfterRunningForSeconds: z.number().min(0).default(DEFAULT_SCHEDULER_SETTINGS.considerTaskHealthyAfterRunningForSeconds),
+    deployHealthyBySeconds: positive.default(DEFAULT_SCHEDULER_SETTINGS.deployHealthyBySeconds),
+    askDriverToKillTasksAgainAfterMillis: positive.default(DEFAULT_SCHEDULER_SETTINGS.askDriverToKillTasksAgainAfterMillis),
+    reconcileLaunchAfterMillis: positive.default(DEFAULT_SCHEDULER_SETTINGS.reconcileLaunchAfterMillis),
+    killNonLongRunningTasksInCleanupAfterSeconds: positive.default(DEFAULT_SCHEDULER_SETTINGS.killNonLongRunningTasksInCleanupAfterSeconds),
+    maxScaleDownWithoutAcknowledgement: z.number().int().min(0).default(DEFAULT_SCHEDULER_SETTINGS.maxScaleDownWithoutAcknowledgement),
+    deltaAfterWhichTasksAreLateMillis: positive.default(DEFAULT_SCHEDULER_SETTINGS.deltaAfterWhichTasksAreLateMillis),
+    defaultSigKillProcessesAfterMillis: positive.default(DEFAULT_SCHEDULER_SETTINGS.defaultSigKillProcessesAfterMillis),
+    defaultBounceExpirationMinutes: positive.default(DEFAULT_SCHEDULER_SETTINGS.defaultBounceExpirationMinutes),
+    heartbeatIntervalMillis: positive.default(5000),
+    tickDebounceMillis: z.number().min(0).default(100),
+    cacheStateForMillis: z.number().min(0).default(60000),
+    maxRequestIdSize: z.number().int().positive().default(DEFAULT_VALIDATION_LIMITS.maxRequestIdSize),
+    maxDeployIdSize: z.number().int().positive().default(DEFAULT_VALIDATION_LIMITS.maxDeployIdSize),
+    maxNumInstancesPerRequest: z.number().int().positive().default(DEFAULT_VALIDATION_LIMITS.maxNumInstancesPerRequest),
+  })
+  .strict();
+
+export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;
+
+/** `--config FILE` or `SINGULARITY_SCHEDULER_CONFIG`, then `SINGULARITY_SCHEDULER_<KEY>` variables (e.g. SINGULARITY_SCHEDULER_HTTP_PORT). */
+export function loadSchedulerConfig(argv: string[] = process.argv.slice(2), env = process.env): SchedulerConfig {
+  const i = argv.indexOf('--config');
+  const file = i >= 0 ? argv[i + 1] : env.SINGULARITY_SCHEDULER_CONFIG;
+  const filtered = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'SINGULARITY_SCHEDULER_CONFIG'));
+  const config = loadConfig(schedulerConfigSchema, { file, envPrefix: 'SINGULARITY_SCHEDULER', env: filtered });
+  return { ...config, dataDir: resolve(config.dataDir) };
+}
