@@ -1,0 +1,93 @@
+import {
+  AGENT_API,
+  type AgentHeartbeat,
+  type AgentHeartbeatResponse,
+  type AgentRegistration,
+  type AgentRegistrationResponse,
+  type TaskStatusBatch,
+  type TaskStatusBatchResponse,
+} from '@singularity/models';
+
+/**
+ * A call to the scheduler failed. `status` is the HTTP status when the
+ * scheduler answered; undefined when it could not be reached at all.
+ */
+export class SchedulerCallError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'SchedulerCallError';
+  }
+
+  /** Worth retrying as is: unreachable, timed out, or a 5xx/429 answer. */
+  get transient(): boolean {
+    return this.status === undefined || this.status >= 500 || this.status === 429;
+  }
+}
+
+/** The agent's side of the agent ↔ scheduler protocol (agent-protocol.ts `AGENT_API`). */
+export interface SchedulerLink {
+  readonly baseUrl: string;
+  register(registration: AgentRegistration): Promise<AgentRegistrationResponse>;
+  /** `{known:false}` also when the scheduler answers 404 (it never heard of this agent). */
+  heartbeat(agentId: string, heartbeat: AgentHeartbeat): Promise<AgentHeartbeatResponse>;
+  sendStatusUpdates(agentId: string, batch: TaskStatusBatch): Promise<TaskStatusBatchResponse>;
+}
+
+/** SchedulerLink over HTTP (fetch), each call bounded by `timeoutMillis`. */
+export class HttpSchedulerLink implements SchedulerLink {
+  readonly baseUrl: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly timeoutMillis = 10000,
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  register(registration: AgentRegistration): Promise<AgentRegistrationResponse> {
+    return this.post<AgentRegistrationResponse>(AGENT_API.register, registration);
+  }
+
+  async heartbeat(agentId: string, heartbeat: AgentHeartbeat): Promise<AgentHeartbeatResponse> {
+    try {
+      return await this.post<AgentHeartbeatResponse>(AGENT_API.heartbeat(agentId), heartbeat);
+    } catch (err) {
+      if (err instanceof SchedulerCallError && err.status === 404) return { known: false };
+      throw err;
+    }
+  }
+
+  async sendStatusUpdates(agentId: string, batch: TaskStatusBatch): Promise<TaskStatusBatchResponse> {
+    const response = await this.post<TaskStatusBatchResponse>(AGENT_API.statusUpdates(agentId), batch);
+    if (!response || !Array.isArray(response.acknowledged)) {
+      throw new SchedulerCallError(`scheduler answered POST ${AGENT_API.statusUpdates(agentId)} without an 'acknowledged' list`, 502);
+    }
+    return response;
+  }
+
+  private async post<T>(path: string, body: unknown): Promise<T> {
+    const url = `${this.baseUrl}${path}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMillis),
+      });
+    } catch (err) {
+      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+      throw new SchedulerCallError(`scheduler unreachable at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    }
+    const text = await response.text().catch(() => '');
+    if (!response.ok) throw new SchedulerCallError(`scheduler answered ${response.status} to POST ${path}: ${text.slice(0, 300)}`, response.status);
+    try {
+      return (text ? JSON.parse(text) : {}) as T;
+    } catch {
+      throw new SchedulerCallError(`scheduler answered POST ${path} with a body that is not JSON: ${text.slice(0, 200)}`, 502);
+    }
+  }
+}
