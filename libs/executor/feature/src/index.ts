@@ -1,1 +1,16 @@
-export {};
+export * from './lib/executor-errors';
+export * from './lib/task-definition';
+export * from './lib/deploy-env';
+export * from './lib/runner-script';
+export * from './lib/sandbox-layout';
+export * from './lib/sandbox-paths';
+export * from './lib/artifact-stager';
+export * from './lib/embedded-artifacts';
+export * from './lib/task-status-messages';
+export * from './lib/status-writer';
+export * from './lib/process-group';
+export * from './lib/process-killer';
+export * from './lib/kill-request';
+export * from './lib/task-process';
+export * from './lib/executor';
+export * from './lib/run-executor';

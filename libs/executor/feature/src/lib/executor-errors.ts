@@ -1,0 +1,58 @@
+/**
+ * Errors that decide which terminal state a task gets (spec slave §1.7).
+ *
+ * - {@link TaskFailureError}: the task itself is at fault (a checksum that does
+ *   not match, an artifact aimed outside the sandbox, an invalid environment
+ *   variable name). Retrying on another agent would fail the same way, so the
+ *   task is reported `TASK_FAILED` with the error's message as is.
+ * - {@link InvalidTaskDefinitionError}: the task definition cannot be used at
+ *   all; reported `TASK_LOST` "Unexpected exception while launching task …".
+ * - Anything else thrown while staging is unexpected (I/O errors and the like)
+ *   and is reported `TASK_LOST` "<Error> while initializing task: <msg>".
+ */
+export class TaskFailureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** An artifact or other path of the task would resolve outside the sandbox `T`. */
+export class SandboxEscapeError extends TaskFailureError {}
+
+/** A downloaded or embedded artifact does not have the expected md5 sum or size. */
+export class ArtifactVerificationError extends TaskFailureError {}
+
+export class InvalidTaskDefinitionError extends Error {
+  constructor(
+    message: string,
+    /** Dotted path of the offending field, when there is one. */
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The staging phase was aborted by a kill request. */
+export class StagingAbortedError extends Error {
+  constructor() {
+    super('staging aborted by a kill request');
+    this.name = new.target.name;
+  }
+}
+
+/** `Error` subclasses report their class name; plain Node errors their code (`EACCES`), like Java's exception names. */
+export function errorLabel(err: unknown): string {
+  if (err instanceof Error) {
+    if (err.name && err.name !== 'Error') return err.name;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code) return code;
+    return 'Error';
+  }
+  return 'Error';
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
