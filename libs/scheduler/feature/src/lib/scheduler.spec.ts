@@ -46,6 +46,26 @@ describe('scheduler (harness: real runtime, in-memory store, fake agent gateway)
     expect(active[0]).not.toBe(taskId);
   });
 
+  it('replaces a task killed while its deploy is still in progress, and the deploy then succeeds', async () => {
+    await h.registerAgent();
+    await h.runtime.requests.createOrUpdate(SERVICE);
+    await h.runtime.deploys.deploy(deployBody('d1'));
+    await h.tick();
+    const [first] = h.launchedIds();
+    await h.report(first, 'TASK_RUNNING');
+    await h.runtime.tasks.kill(first, undefined, 'ann');
+    await h.tick();
+    await h.report(first, 'TASK_KILLED');
+    await h.tick();
+    const [second] = h.activeTaskIds('web');
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    await h.report(second, 'TASK_RUNNING');
+    h.clock.advance(6000);
+    await h.tick();
+    expect(h.runtime.requests.get('web').requestDeployState?.activeDeploy?.deployId).toBe('d1');
+  });
+
   it('replaces a failed task of a long-running request', async () => {
     const [taskId] = await runningService(h);
     await h.report(taskId, 'TASK_FAILED', 'Process failed with code 1');

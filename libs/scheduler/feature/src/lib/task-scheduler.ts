@@ -416,14 +416,18 @@ export class TaskScheduler {
     for (const launch of plan.launches) {
       const dueTask = byPendingId.get(launch.pendingTaskId)!;
       const agent = state.agents.get(launch.agentId)!;
-      const { task } = buildLaunch({
-        request: dueTask.request,
-        deploy: dueTask.deploy,
-        pendingTask: dueTask.pendingTask,
-        placement: { agentId: agent.agentId, host: agent.hostname, rackId: agent.rackId, ports: launch.ports },
-        startedAt: now,
-        estimatedInstanceCount: dueTask.request.instances ?? 1,
-      });
+      const build = (startedAt: number) =>
+        buildLaunch({
+          request: dueTask.request,
+          deploy: dueTask.deploy,
+          pendingTask: dueTask.pendingTask,
+          placement: { agentId: agent.agentId, host: agent.hostname, rackId: agent.rackId, ports: launch.ports },
+          startedAt,
+          estimatedInstanceCount: dueTask.request.instances ?? 1,
+        });
+      let { task } = build(now);
+      // A replacement of the same instance in the same millisecond on the same host would reuse the id.
+      for (let startedAt = now + 1; state.getTask(task.taskId.id) || state.getFinishedTask(task.taskId.id); startedAt++) task = build(startedAt).task;
       const record = state.addTask(task, {
         taskId: task.taskId,
         timestamp: now,
@@ -543,8 +547,13 @@ export class TaskScheduler {
       if (state.tasksOf(requestId).length === 0) this.finishDeletion(requestId);
       return;
     }
-    if (isLongRunning(requestRecord.request.requestType) && isRunnableState(requestRecord.state) && state.activeDeployId(requestId) === deployId) {
+    if (!isLongRunning(requestRecord.request.requestType) || !isRunnableState(requestRecord.state)) return;
+    if (state.activeDeployId(requestId) === deployId) {
       this.events.enqueue({ requestId, deployId, pendingType: 'TASK_DONE' });
+    } else if (pending && pending.deployMarker.deployId === deployId) {
+      // A task of the deploy in progress ended (killed by a user, or a failure the deploy may absorb):
+      // the deploy still needs its target, so converge it again; a deploy that has failed drops this.
+      this.events.enqueue({ requestId, deployId, pendingType: 'NEXT_DEPLOY_STEP' });
     }
   }
 
