@@ -1,4 +1,6 @@
-import { assertValidOp, type StateOp, type StateSnapshot, type StateStore } from './state-store.port';
+import { prepareOps } from './state-files';
+import { StateStoreClosedError } from './state-store.errors';
+import type { StateOp, StateSnapshot, StateStore } from './state-store.port';
 
 /**
  * A StateStore that keeps everything in process memory: for unit tests of
@@ -23,15 +25,20 @@ export class InMemoryStateStore implements StateStore {
   }
 
   async commit(ops: readonly StateOp[]): Promise<void> {
-    if (this.closed) throw new Error('state store is closed');
-    ops.forEach(assertValidOp);
-    for (const op of ops) {
+    if (this.closed) throw new StateStoreClosedError('closed');
+    // Every op is checked and every value serialized before the first one applies: all or nothing.
+    const prepared = prepareOps(ops);
+    for (const op of prepared) {
       let records = this.data.get(op.collection);
-      if (!records) this.data.set(op.collection, (records = new Map()));
-      if (op.op === 'put') records.set(op.key, JSON.parse(JSON.stringify(op.value)));
-      else records.delete(op.key);
+      if (op.json !== undefined) {
+        if (!records) this.data.set(op.collection, (records = new Map()));
+        records.set(op.key, JSON.parse(op.json));
+      } else if (records) {
+        records.delete(op.key);
+        if (records.size === 0) this.data.delete(op.collection);
+      }
     }
-    if (ops.length > 0) this.commits++;
+    if (prepared.length > 0) this.commits++;
   }
 
   async close(): Promise<void> {

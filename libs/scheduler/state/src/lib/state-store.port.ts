@@ -9,13 +9,23 @@
  *
  * Contract (run by `describeStateStoreContract` against every implementation):
  * - `commit` is atomic: after a crash either every op of a commit is visible
- *   on the next `load`, or none is.
+ *   on the next `load`, or none is. A commit that rejects because an op is
+ *   invalid writes nothing.
  * - `commit` is durable: once its promise resolves the ops survive `kill -9`
  *   of the process (and, for the embedded store, a power loss after fsync).
- * - Commits are applied in the order they were called.
- * - Values round-trip as JSON (no `undefined`, no functions, no Dates).
+ * - Commits are applied, and their promises resolve, in the order they were
+ *   called, also when many are in flight at once (the embedded store writes
+ *   them in groups: one write and one fsync per group).
+ * - `load` returns the state as of the last resolved commit, as fresh copies:
+ *   values are copied in on `commit` and out on `load`.
+ * - Values round-trip as JSON: what `JSON.stringify` drops is dropped (an
+ *   `undefined` member), a Date comes back as its ISO string, and a value it
+ *   cannot encode (top-level `undefined`, a function, a BigInt, a cycle)
+ *   rejects the commit.
  * - Keys are non-empty strings of at most 1024 characters without `/` or NUL;
  *   collection names match `[a-z][a-zA-Z0-9-]*`.
+ * - After `close` (which first finishes the commits already called), commits
+ *   reject.
  */
 export interface StateStore {
   /** Opens the store (creating it if needed) and takes any lock it needs. */
@@ -41,10 +51,13 @@ export const STATE_STORE = Symbol('StateStore');
 
 export const COLLECTION_NAME = /^[a-z][a-zA-Z0-9-]*$/;
 
-/** Throws on a malformed op; implementations call it before writing anything. */
+/**
+ * Throws on a malformed op; implementations call it on every op of a commit
+ * before writing any of them, so a bad op rejects the whole commit.
+ */
 export function assertValidOp(op: StateOp): void {
-  if (!COLLECTION_NAME.test(op.collection)) throw new Error(`invalid state collection name '${op.collection}'`);
-  if (typeof op.key !== 'string' || op.key.length === 0 || op.key.length > 1024 || /[/\u0000]/.test(op.key)) {
+  if (typeof op.collection !== 'string' || !COLLECTION_NAME.test(op.collection)) throw new Error(`invalid state collection name '${op.collection}'`);
+  if (typeof op.key !== 'string' || op.key.length === 0 || op.key.length > 1024 || op.key.includes('/') || op.key.includes('\u0000')) {
     throw new Error(`invalid state key '${String(op.key)}' in collection '${op.collection}'`);
   }
   if (op.op === 'put' && op.value === undefined) throw new Error(`undefined value for ${op.collection}/${op.key}`);
