@@ -1,0 +1,29 @@
+import { createLogger, onShutdown } from '@singularity/node-util';
+import { EmbeddedStateStore } from '@singularity/scheduler-state';
+import { createSchedulerApp } from './app/create-app';
+import { loadSchedulerConfig } from './app/scheduler-config';
+
+async function main(): Promise<void> {
+  const logger = createLogger('scheduler');
+  const config = loadSchedulerConfig();
+  const store = new EmbeddedStateStore({ directory: `${config.dataDir}/state`, logger });
+  const { app, runtime } = await createSchedulerApp({ config, store, logger });
+  await app.listen({ host: config.host, port: config.httpPort });
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.httpPort;
+  runtime.start();
+  logger.info(
+    { api: `http://localhost:${port}/singularity/api`, docs: `http://localhost:${port}/singularity/api-docs`, dataDir: config.dataDir, store: store.describe() },
+    `scheduler listening on ${config.host}:${port}; live state in ${store.describe()}`,
+  );
+  onShutdown(logger, async () => {
+    await app.close();
+    await runtime.stop();
+  });
+}
+
+main().catch((err) => {
+  // Start-up failures (bad config, locked data directory) end the process with a message naming the cause.
+  process.stderr.write(`scheduler failed to start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,124 @@
+import { SingularityClient, SingularityClientError } from '@singularity/client';
+import type { SingularityTask } from '@singularity/models';
+import { expectMatchesSchema } from '@singularity/testing';
+import { OneMachineCluster, until } from './support/one-machine-cluster';
+
+jest.setTimeout(240_000);
+
+/**
+ * The foundation's promise, end to end with real processes: scheduler, agent,
+ * executor and a real service (python's http.server) on its assigned PORT0.
+ */
+describe('one machine: scheduler + agent + executor', () => {
+  const cluster = new OneMachineCluster();
+  let client: SingularityClient;
+
+  beforeAll(async () => {
+    await cluster.start();
+    client = new SingularityClient({ baseUrl: cluster.baseUrl });
+  });
+  afterAll(async () => {
+    await cluster.stop();
+    if (!expect.getState().suppressedErrors?.length) cluster.cleanup();
+  });
+
+  const runningTasks = async (requestId: string): Promise<SingularityTask[]> => {
+    const tasks = (await client.getActiveTasks()).filter((t) => t.taskId.requestId === requestId);
+    const states = await Promise.all(tasks.map((t) => taskState(t.taskId.id)));
+    return tasks.filter((_t, i) => states[i] === 'TASK_RUNNING');
+  };
+  const taskState = async (taskId: string): Promise<string | undefined> => {
+    const res = await fetch(`${cluster.baseUrl}/api/history/task/${encodeURIComponent(taskId)}`);
+    if (!res.ok) return undefined;
+    const history = (await res.json()) as { taskUpdates: Array<{ taskState: string }> };
+    return history.taskUpdates.at(-1)?.taskState;
+  };
+  const waitForRunning = (requestId: string, count: number, exclude: string[] = []) =>
+    until(`${count} running task(s) of ${requestId}`, async () => {
+      const running = (await runningTasks(requestId)).filter((t) => !exclude.includes(t.taskId.id));
+      const all = (await client.getActiveTasks()).filter((t) => t.taskId.requestId === requestId);
+      return running.length === count && all.length === count ? running : undefined;
+    });
+
+  it('rejects bad requests with a 400 naming the field, and stores nothing', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ owners: ['a@b.c'], requestType: 'SERVICE' }, 'id'],
+      [{ id: 'neg', requestType: 'SERVICE', instances: -1 }, 'instances'],
+      [{ id: 'a/b', requestType: 'SERVICE' }, 'id'],
+      [{ id: 'weird', requestType: 'NOPE' }, 'requestType'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await fetch(`${cluster.baseUrl}/api/requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toMatch(new RegExp(`^${field}`));
+    }
+    expect(await client.getRequests()).toEqual([]);
+  });
+
+  it('creates, deploys, serves on PORT0, replaces a killed task, scales 1→3→1, and survives kill -9 of the scheduler', async () => {
+    const created = await client.createOrUpdateRequest({ id: 'web', owners: ['a@b.c'], requestType: 'SERVICE', instances: 1 });
+    expectMatchesSchema(created, 'SingularityRequestParent');
+    expect(created.state).toBe('ACTIVE');
+
+    await client.deploy({
+      deploy: { requestId: 'web', id: 'd1', command: 'exec python3 -m http.server $PORT0', resources: { cpus: 0.1, memoryMb: 64, numPorts: 1, diskMb: 0 } },
+    });
+    const [first] = await waitForRunning('web', 1);
+    expectMatchesSchema(first, 'SingularityTask');
+    const port = Number(first.mesosTask.resources.find((r) => r.name === 'ports')?.ranges?.range[0].begin);
+    const page = await until('the service to answer on PORT0', async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      return res.ok ? res.text() : undefined;
+    });
+    expect(page).toContain('Directory listing');
+    await until('deploy d1 to become active', async () =>
+      (await client.getRequest('web')).requestDeployState?.activeDeploy?.deployId === 'd1' ? true : undefined,
+    );
+
+    // Kill: a replacement starts.
+    const cleanup = await client.killTask(first.taskId.id);
+    expectMatchesSchema(cleanup, 'SingularityTaskCleanup');
+    const [replacement] = await waitForRunning('web', 1, [first.taskId.id]);
+    expect(replacement.taskId.id).not.toBe(first.taskId.id);
+    await until('the killed task to be TASK_KILLED', async () => ((await taskState(first.taskId.id)) === 'TASK_KILLED' ? true : undefined));
+
+    // Scale 1 → 3 → 1: exactly one task remains.
+    await client.scale('web', { instances: 3 });
+    await waitForRunning('web', 3);
+    await client.scale('web', { instances: 1 });
+    const [survivor] = await waitForRunning('web', 1);
+    expect(survivor.taskId.instanceNo).toBe(1);
+
+    // kill -9 the scheduler and start it again: everything is still there, nothing starts twice.
+    const agentTasks = async () => (await (await fetch(`http://127.0.0.1:${cluster.agentPort}/agent/tasks`)).json()) as Array<{ taskId: string; executorPid?: number }>;
+    await until('the agent to run only the survivor', async () => ((await agentTasks()).length === 1 ? true : undefined));
+    const before = {
+      requests: (await client.getRequests()).map((r) => r.request.id),
+      activeDeploy: (await client.getRequest('web')).requestDeployState?.activeDeploy?.deployId,
+      tasks: (await client.getActiveTasks()).map((t) => t.taskId.id).sort(),
+      agentTasks: await agentTasks(),
+    };
+    await cluster.killScheduler();
+    await cluster.startScheduler();
+    expect((await client.getRequests()).map((r) => r.request.id)).toEqual(before.requests);
+    expect((await client.getRequest('web')).requestDeployState?.activeDeploy?.deployId).toBe(before.activeDeploy);
+    expect((await client.getActiveTasks()).map((t) => t.taskId.id).sort()).toEqual(before.tasks);
+    // A few scheduling rounds later the same tasks run, with the same executor processes.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await client.getActiveTasks()).map((t) => t.taskId.id).sort()).toEqual(before.tasks);
+    expect(await agentTasks()).toEqual(before.agentTasks);
+    expect(before.agentTasks[0]).toMatchObject({ taskId: survivor.taskId.id, state: 'TASK_RUNNING' });
+    const state = await client.getState();
+    expectMatchesSchema(state, 'SingularityState');
+    expect(state.activeTasks).toBe(1);
+  });
+
+  it('answers 404 for an unknown request and 409 for pausing twice', async () => {
+    await expect(client.getRequest('nope')).rejects.toMatchObject({ status: 404 });
+    await client.createOrUpdateRequest({ id: 'worker', requestType: 'WORKER' });
+    await client.pause('worker');
+    const err = await client.pause('worker').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SingularityClientError);
+    expect((err as SingularityClientError).status).toBe(409);
+  });
+});

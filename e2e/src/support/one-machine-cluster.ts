@@ -1,0 +1,127 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => ok(port));
+    });
+  });
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * The real system on one machine: a scheduler and an agent as separate
+ * processes (each in its own process group), with their data in a temp dir.
+ * Logs go to files in that dir; on failure the test prints where.
+ */
+export class OneMachineCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'singularity-e2e-'));
+  schedulerPort = 0;
+  agentPort = 0;
+  private scheduler?: ChildProcess;
+  private agent?: ChildProcess;
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.schedulerPort}/singularity`;
+  }
+
+  async start(): Promise<void> {
+    this.schedulerPort = await freePort();
+    this.agentPort = await freePort();
+    await this.startScheduler();
+    this.agent = this.spawn('agent', 'apps/agent/src/main.ts', {
+      SINGULARITY_AGENT_SCHEDULER_URL: this.baseUrl,
+      SINGULARITY_AGENT_HTTP_PORT: String(this.agentPort),
+      SINGULARITY_AGENT_DATA_DIR: join(this.dir, 'agent'),
+      SINGULARITY_AGENT_KILL_TASKS_ON_SHUTDOWN: 'true',
+      SINGULARITY_AGENT_PORT_RANGE: '42000-42999',
+      SINGULARITY_AGENT_DEFAULT_SIG_KILL_PROCESSES_AFTER_MILLIS: '3000',
+    });
+    await until('the agent to register', async () => {
+      const res = await fetch(`${this.baseUrl}/api/slaves`);
+      const agents = (await res.json()) as unknown[];
+      return agents.length > 0 ? true : undefined;
+    });
+  }
+
+  async startScheduler(): Promise<void> {
+    this.scheduler = this.spawn('scheduler', 'apps/scheduler/src/main.ts', {
+      SINGULARITY_SCHEDULER_HTTP_PORT: String(this.schedulerPort),
+      SINGULARITY_SCHEDULER_DATA_DIR: join(this.dir, 'scheduler'),
+      SINGULARITY_SCHEDULER_CHECK_SCHEDULER_EVERY_SECONDS: '1',
+      SINGULARITY_SCHEDULER_CONSIDER_TASK_HEALTHY_AFTER_RUNNING_FOR_SECONDS: '1',
+    });
+    await until('the scheduler API', async () => ((await fetch(`${this.baseUrl}/api/state`)).ok ? true : undefined));
+  }
+
+  /** `kill -9` of the scheduler process. */
+  async killScheduler(): Promise<void> {
+    const child = this.scheduler!;
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    // The agent first (it kills its tasks and relays their end), then the scheduler.
+    await this.terminate(this.agent, 30_000);
+    await this.terminate(this.scheduler, 15_000);
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async terminate(child: ChildProcess | undefined, graceMs: number): Promise<void> {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(-child.pid!, 'SIGTERM');
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private spawn(name: string, entry: string, env: Record<string, string>): ChildProcess {
+    const log = createWriteStream(join(this.dir, `${name}.log`), { flags: 'a' });
+    const child = spawn(process.execPath, ['-r', join(ROOT, 'tools/register.js'), join(ROOT, entry)], {
+      cwd: this.dir,
+      env: { ...process.env, LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    return child;
+  }
+}
+
+export { until };
