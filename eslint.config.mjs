@@ -51,4 +51,24 @@ export default [
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // @nx/enforce-module-boundaries bans npm packages only; Node's built-in I/O modules are banned
+    // here for the domain libs' code (specs may use them to check results against a real shell).
+    // Add every project tagged type:domain to `files`.
+    files: ['libs/scheduler/core/src/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(node:)?(fs|fs/promises|child_process|net|http|https|http2|dgram|dns|tls|cluster|worker_threads|os|process)$',
+              message: 'The scheduling domain is pure (conventions §1): do I/O in a feature or data-access lib behind a port.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 ];
