@@ -1,4 +1,5 @@
 import { buildTaskId, type SingularityDeploy, type SingularityRequest, type SingularityTask, type SingularityTaskHistoryUpdate } from '@singularity/models';
+import type { PendingDeployRecord } from './deploy-check';
 import type { TaskRecord } from './task-record';
 
 /** Valid defaults for the pure-logic specs; a test overrides only what it is about. */
@@ -52,4 +53,23 @@ export function aTaskRecord(options: {
   };
   const updates = (options.states ?? [['TASK_LAUNCHED', T0]]).map(([taskState, timestamp]) => ({ taskId, taskState, timestamp }));
   return { task, updates };
+}
+
+export function aPendingDeploy(overrides: Partial<PendingDeployRecord> & { deployId?: string; target?: number } = {}): PendingDeployRecord {
+  const { deployId = 'd2', target = 2, ...rest } = overrides;
+  return {
+    deployMarker: { requestId: 'web', deployId, timestamp: T0 },
+    currentDeployState: 'WAITING',
+    deployProgress: {
+      targetActiveInstances: target,
+      currentActiveInstances: 0,
+      deployInstanceCountPerStep: 0,
+      deployStepWaitTimeMs: 0,
+      stepComplete: false,
+      autoAdvanceDeploySteps: true,
+      failedDeployTasks: [],
+      timestamp: T0,
+    },
+    ...rest,
+  };
 }

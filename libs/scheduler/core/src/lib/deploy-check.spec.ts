@@ -1,22 +1,8 @@
-import { aDeploy, aRequest, aTaskRecord, T0 } from './core.fixtures';
+import { aDeploy, aPendingDeploy, aRequest, aTaskRecord, T0 } from './core.fixtures';
 import { checkPendingDeploy, type DeployCheckInput, type PendingDeployRecord } from './deploy-check';
 import { DEFAULT_SCHEDULER_SETTINGS } from './settings';
 
-const pending = (overrides: Partial<PendingDeployRecord> = {}): PendingDeployRecord => ({
-  deployMarker: { requestId: 'web', deployId: 'd2', timestamp: T0 },
-  currentDeployState: 'WAITING',
-  deployProgress: {
-    targetActiveInstances: 2,
-    currentActiveInstances: 0,
-    deployInstanceCountPerStep: 0,
-    deployStepWaitTimeMs: 0,
-    stepComplete: false,
-    autoAdvanceDeploySteps: true,
-    failedDeployTasks: [],
-    timestamp: T0,
-  },
-  ...overrides,
-});
+const pending = (overrides: Partial<PendingDeployRecord> = {}) => aPendingDeploy(overrides);
 
 const deploy = aDeploy({ id: 'd2' });
 const running = (instanceNo: number, since: number) =>

@@ -1,5 +1,5 @@
 import type { SingularityPendingRequest } from '@singularity/models';
-import { aRequest, aTaskRecord, T0 } from './core.fixtures';
+import { aPendingDeploy, aRequest, aTaskRecord, T0 } from './core.fixtures';
 import { drainPendingRequest, pendingRequestKey, type DrainInput } from './pending-queue';
 
 const pr = (overrides: Partial<SingularityPendingRequest> = {}): SingularityPendingRequest => ({
@@ -56,20 +56,7 @@ describe('drainPendingRequest', () => {
     const decision = drainPendingRequest(
       input({
         pendingRequest: pr({ deployId: 'd2' }),
-        pendingDeploy: {
-          deployMarker: { requestId: 'web', deployId: 'd2', timestamp: T0 },
-          currentDeployState: 'WAITING',
-          deployProgress: {
-            targetActiveInstances: 2,
-            currentActiveInstances: 0,
-            deployInstanceCountPerStep: 0,
-            deployStepWaitTimeMs: 0,
-            stepComplete: false,
-            autoAdvanceDeploySteps: true,
-            failedDeployTasks: [],
-            timestamp: T0,
-          },
-        },
+        pendingDeploy: aPendingDeploy({ deployId: 'd2', target: 2 }),
         tasks: [aTaskRecord({ instanceNo: 1 })],
       }),
     );

@@ -93,11 +93,11 @@ export interface SingularityMesosArtifact {
   outputFile?: string;
 }
 
-export interface SingularityRunNowRequest {
+/** Per-run overrides shared by run-now requests, pending requests and pending tasks (spec §1 Pending). */
+export interface RunOverrides {
   message?: string;
   skipHealthchecks?: boolean;
   runId?: string;
-  commandLineArgs?: string[];
   resources?: Resources;
   runAsUserOverride?: string;
   envOverrides?: Record<string, string>;
@@ -106,6 +106,10 @@ export interface SingularityRunNowRequest {
   allowedAgentAttributeOverrides?: Record<string, string>;
   allowedSlaveAttributeOverrides?: Record<string, string>;
   extraArtifacts?: SingularityMesosArtifact[];
+}
+
+export interface SingularityRunNowRequest extends RunOverrides {
+  commandLineArgs?: string[];
   runAt?: number;
 }
 

@@ -1,47 +1,25 @@
-import type { SingularityDeploy, SingularityMesosArtifact, Resources } from './deploy';
+import type { RunOverrides, SingularityDeploy } from './deploy';
 import type { ExtendedTaskState, PendingType, RequestCleanupType, TaskCleanupType } from './enums';
 import type { SingularityRequest } from './request';
 import type { SingularityPendingTaskId, SingularityTaskId } from './task-id';
 
 /** An entry of the pending-request queue (spec §2.2). */
-export interface SingularityPendingRequest {
+export interface SingularityPendingRequest extends RunOverrides {
   requestId: string;
   deployId: string;
   timestamp: number;
   pendingType: PendingType;
   user?: string;
-  runId?: string;
   cmdLineArgsList?: string[];
-  skipHealthchecks?: boolean;
-  message?: string;
   actionId?: string;
-  resources?: Resources;
-  runAsUserOverride?: string;
-  envOverrides?: Record<string, string>;
-  requiredAgentAttributeOverrides?: Record<string, string>;
-  requiredSlaveAttributeOverrides?: Record<string, string>;
-  allowedAgentAttributeOverrides?: Record<string, string>;
-  allowedSlaveAttributeOverrides?: Record<string, string>;
-  extraArtifacts?: SingularityMesosArtifact[];
   runAt?: number;
 }
 
 /** A task waiting for an agent: the pending task id plus the run's overrides. */
-export interface SingularityPendingTask {
+export interface SingularityPendingTask extends RunOverrides {
   pendingTaskId: SingularityPendingTaskId;
   cmdLineArgsList?: string[];
   user?: string;
-  runId?: string;
-  skipHealthchecks?: boolean;
-  message?: string;
-  resources?: Resources;
-  runAsUserOverride?: string;
-  envOverrides?: Record<string, string>;
-  requiredAgentAttributeOverrides?: Record<string, string>;
-  requiredSlaveAttributeOverrides?: Record<string, string>;
-  allowedAgentAttributeOverrides?: Record<string, string>;
-  allowedSlaveAttributeOverrides?: Record<string, string>;
-  extraArtifacts?: SingularityMesosArtifact[];
   actionId?: string;
 }
 
