@@ -19,4 +19,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig(schema, { envPrefix: 'T', env: { T_HTTP_PORT: 'abc' } })).toThrow(ConfigError);
     expect(() => loadConfig(schema, { envPrefix: 'T', env: { T_HTTP_PORT: 'abc' } })).toThrow(/'httpPort'/);
   });
+
+  it('names an unknown key', () => {
+    expect(() => loadConfig(schema, { envPrefix: 'T', env: { T_HTTPPORT: '1' } })).toThrow(/invalid configuration key 'httpport': Unrecognized key/);
+  });
 });

@@ -45,7 +45,8 @@ export function loadConfig<S extends z.ZodType>(
   const result = schema.safeParse(merged);
   if (!result.success) {
     const issue = result.error.issues[0];
-    const key = issue.path.join('.') || '(root)';
+    const unknown = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const key = [...issue.path, ...unknown.slice(0, 1)].join('.') || '(root)';
     const source = options.file ? ` (file ${options.file}, env ${prefix}*)` : ` (env ${prefix}*)`;
     throw new ConfigError(`invalid configuration key '${key}': ${issue.message}${source}`);
   }
