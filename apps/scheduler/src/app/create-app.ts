@@ -41,6 +41,7 @@ export async function createSchedulerApp(options: {
       deltaAfterWhichTasksAreLateMillis: config.deltaAfterWhichTasksAreLateMillis,
       defaultSigKillProcessesAfterMillis: config.defaultSigKillProcessesAfterMillis,
       heartbeatIntervalMillis: config.heartbeatIntervalMillis,
+      agentHeartbeatTimeoutSeconds: config.agentHeartbeatTimeoutSeconds,
       tickDebounceMillis: config.tickDebounceMillis,
     },
     limits: {

@@ -26,6 +26,7 @@ export const schedulerConfigSchema = z
     defaultSigKillProcessesAfterMillis: positive.default(DEFAULT_SCHEDULER_SETTINGS.defaultSigKillProcessesAfterMillis),
     defaultBounceExpirationMinutes: positive.default(DEFAULT_SCHEDULER_SETTINGS.defaultBounceExpirationMinutes),
     heartbeatIntervalMillis: positive.default(5000),
+    agentHeartbeatTimeoutSeconds: positive.default(60),
     tickDebounceMillis: z.number().min(0).default(100),
     cacheStateForMillis: z.number().min(0).default(60000),
     maxRequestIdSize: z.number().int().positive().default(DEFAULT_VALIDATION_LIMITS.maxRequestIdSize),

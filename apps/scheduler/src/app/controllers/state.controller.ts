@@ -1,8 +1,10 @@
-import { Controller, Get, Inject, Param, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { SchedulerRuntime } from '@singularity/scheduler-feature';
 import type { SchedulerConfig } from '../scheduler-config';
-import { bool, InjectRuntime } from './runtime.token';
+import { bool, InjectRuntime, userOf } from './runtime.token';
+
+type H = Record<string, string | undefined>;
 
 export const CONFIG = Symbol('SchedulerConfig');
 
@@ -38,9 +40,36 @@ export class AgentsController {
   @Get('agents') @ApiOperation({ summary: 'Agents (alias of /slaves)' })
   agents(@Query('state') state?: string) { return this.rt.agents.list(state); }
 
+  @Get('slaves/slave/:agentId') @ApiOperation({ summary: "An agent's state history (SingularityMachineStateHistoryUpdate[])" })
+  slaveHistory(@Param('agentId') id: string) { return this.rt.machines.agentHistory(id); }
+
   @Get('slaves/slave/:agentId/details') @ApiOperation({ summary: 'One agent' })
   slave(@Param('agentId') id: string) { return this.rt.agents.get(id); }
 
+  @HttpCode(200) @Post('slaves/slave/:agentId/decommission') @ApiOperation({ summary: 'Decommission: its tasks are replaced elsewhere, then killed' })
+  decommission(@Param('agentId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.machines.agentAction(id, 'decommission', body, userOf(h)); }
+
+  @HttpCode(200) @Post('slaves/slave/:agentId/freeze') @ApiOperation({ summary: 'Freeze: no new tasks go there' })
+  freeze(@Param('agentId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.machines.agentAction(id, 'freeze', body, userOf(h)); }
+
+  @HttpCode(200) @Post('slaves/slave/:agentId/activate') @ApiOperation({ summary: 'Activate a frozen or decommissioned agent' })
+  activate(@Param('agentId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.machines.agentAction(id, 'activate', body, userOf(h)); }
+
+  @Delete('slaves/slave/:agentId') @ApiOperation({ summary: 'Forget a DEAD or DECOMMISSIONED agent' })
+  remove(@Param('agentId') id: string) { return this.rt.machines.deleteAgent(id); }
+
   @Get('racks') @ApiOperation({ summary: 'Racks (SingularityRack[])' })
   racks(@Query('state') state?: string) { return this.rt.agents.racks(state); }
+
+  @Get('racks/rack/:rackId') @ApiOperation({ summary: "A rack's state history" })
+  rackHistory(@Param('rackId') id: string) { return this.rt.machines.rackHistory(id); }
+
+  @HttpCode(200) @Post('racks/rack/:rackId/decommission') @ApiOperation({ summary: 'Decommission every agent of the rack' })
+  decommissionRack(@Param('rackId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.machines.rackAction(id, 'decommission', body, userOf(h)); }
+
+  @HttpCode(200) @Post('racks/rack/:rackId/freeze') @ApiOperation({ summary: 'Freeze every agent of the rack' })
+  freezeRack(@Param('rackId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.machines.rackAction(id, 'freeze', body, userOf(h)); }
+
+  @HttpCode(200) @Post('racks/rack/:rackId/activate') @ApiOperation({ summary: 'Activate the rack and its agents' })
+  activateRack(@Param('rackId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.machines.rackAction(id, 'activate', body, userOf(h)); }
 }

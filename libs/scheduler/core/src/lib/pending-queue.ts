@@ -163,10 +163,12 @@ function newPendingTask(pr: SingularityPendingRequest, instanceNo: number, now: 
 
 /**
  * The queue key of a pending request: one entry per (request, deploy), except
- * run-now kinds that are also keyed by timestamp and run id (spec §1 Pending).
+ * run-now kinds (and retries of one-off runs) that are also keyed by timestamp
+ * and run id (spec §1 Pending).
  */
 export function pendingRequestKey(pr: Pick<SingularityPendingRequest, 'requestId' | 'deployId' | 'pendingType' | 'timestamp' | 'runId'>): string {
-  if (pr.pendingType === 'ONEOFF' || pr.pendingType === 'IMMEDIATE') {
+  // RETRY too: two lost one-off runs of a request must each be retried.
+  if (pr.pendingType === 'ONEOFF' || pr.pendingType === 'IMMEDIATE' || pr.pendingType === 'RETRY') {
     return `${pr.requestId}:${pr.deployId}:${pr.timestamp}:${pr.runId ?? ''}`;
   }
   return `${pr.requestId}:${pr.deployId}`;

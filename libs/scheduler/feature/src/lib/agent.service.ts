@@ -11,6 +11,7 @@ import {
 import { InvalidRequestError, NotFoundError } from '@singularity/util';
 import { ReadModels } from './read-models';
 import type { SchedulerContext } from './scheduler-context';
+import { withMachineState } from './machine.service';
 import type { AgentRecord } from './scheduler-state';
 import type { TaskScheduler } from './task-scheduler';
 
@@ -29,16 +30,14 @@ export class AgentService {
     const registration = parseRegistration(body);
     const now = this.ctx.clock.now();
     const existing = this.ctx.state.agents.get(registration.agentId);
-    const keepState = existing && existing.state !== 'DEAD' && existing.state !== 'MISSING_ON_STARTUP';
-    const agent: AgentRecord = {
-      ...registration,
-      firstSeenAt: existing?.firstSeenAt ?? now,
-      lastSeenAt: now,
-      state: keepState ? existing.state : 'ACTIVE',
-      stateChangedAt: keepState ? existing.stateChangedAt : now,
-      stateUser: keepState ? existing.stateUser : undefined,
-      stateMessage: keepState ? existing.stateMessage : undefined,
-    };
+    let agent: AgentRecord;
+    if (!existing) {
+      agent = { ...registration, firstSeenAt: now, lastSeenAt: now, state: 'ACTIVE', stateChangedAt: now };
+    } else {
+      // A known agent keeps its operator-set state (FROZEN, DECOMMISSIONING…); a dead one comes back ACTIVE.
+      agent = { ...existing, ...registration, lastSeenAt: now };
+      if (existing.state === 'DEAD' || existing.state === 'MISSING_ON_STARTUP') agent = withMachineState(agent, 'ACTIVE', now, undefined, 'registered again');
+    }
     this.ctx.state.putAgent(agent);
     if (!this.ctx.state.racks.has(agent.rackId)) {
       this.ctx.state.putRack({ rackId: agent.rackId, firstSeenAt: now, state: 'ACTIVE', stateChangedAt: now });

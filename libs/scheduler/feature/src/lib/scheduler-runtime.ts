@@ -5,6 +5,7 @@ import type { Clock } from '@singularity/util';
 import { AgentService } from './agent.service';
 import type { AgentGateway } from './agent-gateway';
 import { DeployService } from './deploy.service';
+import { MachineService } from './machine.service';
 import { ReadModels } from './read-models';
 import { RequestService } from './request.service';
 import type { SchedulerConfigSettings, SchedulerContext } from './scheduler-context';
@@ -34,6 +35,7 @@ export class SchedulerRuntime {
     readonly deploys: DeployService,
     readonly tasks: TaskService,
     readonly agents: AgentService,
+    readonly machines: MachineService,
     readonly read: ReadModels,
     private readonly store: StateStore,
   ) {
@@ -57,6 +59,7 @@ export class SchedulerRuntime {
       new DeployService(ctx, scheduler, options.limits),
       new TaskService(ctx, scheduler),
       new AgentService(ctx, scheduler),
+      new MachineService(ctx, scheduler),
       new ReadModels(ctx),
       options.store,
     );

@@ -31,20 +31,25 @@ export interface RequestHistoryRecord {
 }
 
 /** A registered agent: its registration plus the scheduler's view of it. */
-export interface AgentRecord extends AgentRegistration {
-  firstSeenAt: number;
-  lastSeenAt: number;
+/** The state of an agent or rack, as shown in its history (`SingularityMachineStateHistoryUpdate`). */
+export interface MachineStateRecord {
   state: MachineState;
   stateChangedAt: number;
   stateUser?: string;
   stateMessage?: string;
+  /** Earlier states, newest last (at most `maxMachineHistoryEntries`). */
+  history?: Array<{ state: MachineState; timestamp: number; user?: string; message?: string }>;
 }
 
-export interface RackRecord {
+export interface AgentRecord extends AgentRegistration, MachineStateRecord {
+  firstSeenAt: number;
+  /** Last registration or heartbeat. Kept in memory between registrations (not persisted per heartbeat). */
+  lastSeenAt: number;
+}
+
+export interface RackRecord extends MachineStateRecord {
   rackId: string;
   firstSeenAt: number;
-  state: MachineState;
-  stateChangedAt: number;
 }
 
 /** A finished task kept in live state until the history store takes it (history issue). */
@@ -393,6 +398,10 @@ export class SchedulerState {
   putAgent(agent: AgentRecord): void {
     this.agents.set(agent.agentId, agent);
     this.put(C.agents, agent.agentId, agent);
+  }
+  removeAgent(agentId: string): void {
+    if (!this.agents.delete(agentId)) return;
+    this.del(C.agents, agentId);
   }
   putRack(rack: RackRecord): void {
     this.racks.set(rack.rackId, rack);

@@ -30,7 +30,8 @@ import {
 import type { AgentGateway } from './agent-gateway';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
-import type { AgentRecord } from './scheduler-state';
+import { withMachineState } from './machine.service';
+import type { AgentRecord, RackRecord } from './scheduler-state';
 
 interface LaunchOrder {
   agent: AgentRecord;
@@ -71,6 +72,9 @@ export class TaskScheduler {
 
   start(): void {
     this.stopped = false;
+    // Heartbeat times are not persisted: every known agent gets a full timeout to show up after a restart.
+    const now = this.ctx.clock.now();
+    for (const agent of this.ctx.state.agents.values()) agent.lastSeenAt = Math.max(agent.lastSeenAt, now);
     this.queueStartupWork();
     this.timer = setInterval(() => this.tickSoon(0), this.ctx.settings.checkSchedulerEverySeconds * 1000);
     this.tickSoon(0);
@@ -117,6 +121,7 @@ export class TaskScheduler {
   private async runTick(): Promise<void> {
     const now = this.ctx.clock.now();
     this.lastTickAt = now;
+    this.checkMachines(now);
     this.checkDeploys(now);
     this.drainPendingQueue(now);
     const kills = this.processCleanups(now);
@@ -133,6 +138,61 @@ export class TaskScheduler {
       if (!activeDeployId || !isRunnableState(record.state) || !isLongRunning(record.request.requestType)) continue;
       this.events.enqueue({ requestId: record.request.id, deployId: activeDeployId, pendingType: 'STARTUP' });
     }
+  }
+
+  // ---------- machines ----------
+  /**
+   * Agents that stopped heartbeating become DEAD and their tasks LOST (then
+   * replaced); decommissions give the agent's tasks a DECOMISSIONING cleanup,
+   * which waits until replacements run elsewhere; racks follow their agents
+   * (spec §3.2, §3.3).
+   */
+  private checkMachines(now: number): void {
+    const state = this.ctx.state;
+    const timeoutMillis = this.ctx.settings.agentHeartbeatTimeoutSeconds * 1000;
+    const agentsByRack = new Map<string, AgentRecord[]>();
+    for (const agent of [...state.agents.values()]) {
+      if (agent.state !== 'DEAD' && now - agent.lastSeenAt > timeoutMillis) this.markAgentDead(agent, now);
+      else if (agent.state === 'STARTING_DECOMMISSION') this.startDecommission(agent, now);
+      else if (agent.state === 'DECOMMISSIONING' && state.tasksOnAgent(agent.agentId).length === 0) {
+        state.putAgent(withMachineState(agent, 'DECOMMISSIONED', now, agent.stateUser, 'all tasks moved away'));
+        this.ctx.logger.info({ agentId: agent.agentId }, 'agent decommissioned');
+      }
+      const current = state.agents.get(agent.agentId);
+      if (current) agentsByRack.set(current.rackId, [...(agentsByRack.get(current.rackId) ?? []), current]);
+    }
+    for (const rack of [...state.racks.values()]) {
+      const agents = agentsByRack.get(rack.rackId) ?? [];
+      const next = nextRackState(rack, agents);
+      if (next) state.putRack(withMachineState(rack, next, now, undefined, `agents of the rack: ${agents.map((a) => a.state).join(', ') || 'none'}`));
+    }
+  }
+
+  private markAgentDead(agent: AgentRecord, now: number): void {
+    const silentSeconds = Math.round((now - agent.lastSeenAt) / 1000);
+    const message = `Agent ${agent.hostname} stopped sending heartbeats (last seen ${silentSeconds} s ago)`;
+    this.ctx.state.putAgent(withMachineState(agent, 'DEAD', now, undefined, message));
+    this.ctx.logger.warn({ agentId: agent.agentId, host: agent.hostname, silentSeconds }, 'agent is dead; its tasks are lost');
+    for (const record of this.ctx.state.tasksOnAgent(agent.agentId)) this.applyUpdate(record, 'TASK_LOST', now, message, 'REASON_AGENT_REMOVED');
+  }
+
+  private startDecommission(agent: AgentRecord, now: number): void {
+    const state = this.ctx.state;
+    const requests = new Set<string>();
+    for (const record of state.tasksOnAgent(agent.agentId)) {
+      if (isLeaving(record)) continue;
+      this.events.cleanup(record, 'DECOMISSIONING', agent.stateUser, `agent ${agent.hostname} is being decommissioned`);
+      requests.add(record.task.taskId.requestId);
+    }
+    for (const requestId of requests) {
+      const requestRecord = state.getRequest(requestId);
+      const activeDeployId = state.activeDeployId(requestId);
+      if (requestRecord && activeDeployId && isRunnableState(requestRecord.state) && isLongRunning(requestRecord.request.requestType)) {
+        this.events.enqueue({ requestId, deployId: activeDeployId, pendingType: 'DECOMISSIONED_SLAVE_OR_RACK', user: agent.stateUser });
+      }
+    }
+    state.putAgent(withMachineState(agent, 'DECOMMISSIONING', now, agent.stateUser, agent.stateMessage));
+    this.ctx.logger.info({ agentId: agent.agentId, tasks: state.tasksOnAgent(agent.agentId).length }, 'decommissioning agent');
   }
 
   // ---------- deploys ----------
@@ -547,7 +607,28 @@ export class TaskScheduler {
       if (state.tasksOf(requestId).length === 0) this.finishDeletion(requestId);
       return;
     }
-    if (!isLongRunning(requestRecord.request.requestType) || !isRunnableState(requestRecord.state)) return;
+    if (!isRunnableState(requestRecord.state)) return;
+    if (!isLongRunning(requestRecord.request.requestType)) {
+      // A one-off run lost with its machine runs again, with the same run id and arguments (spec §3.2).
+      const activeDeployId = state.activeDeployId(requestId);
+      if (taskState === 'TASK_LOST' && !intentional && activeDeployId) {
+        const pt = record.task.taskRequest.pendingTask;
+        this.events.enqueue({
+          requestId,
+          deployId: activeDeployId,
+          pendingType: 'RETRY',
+          runId: pt.runId,
+          cmdLineArgsList: pt.cmdLineArgsList,
+          user: pt.user,
+          resources: pt.resources,
+          envOverrides: pt.envOverrides,
+          runAsUserOverride: pt.runAsUserOverride,
+          skipHealthchecks: pt.skipHealthchecks,
+          message: `retry of ${record.task.taskId.id} (${message ?? taskState})`,
+        });
+      }
+      return;
+    }
     if (state.activeDeployId(requestId) === deployId) {
       this.events.enqueue({ requestId, deployId, pendingType: 'TASK_DONE' });
     } else if (pending && pending.deployMarker.deployId === deployId) {
@@ -583,6 +664,16 @@ export class TaskScheduler {
       void this.sendKill({ agent, taskId: r.taskId, request: { message: 'unknown to the scheduler' } });
     }
   }
+}
+
+/** The state a rack moves to given its agents, or undefined to stay (spec §3.2, §3.3). */
+function nextRackState(rack: RackRecord, agents: readonly AgentRecord[]): RackRecord['state'] | undefined {
+  const all = (...states: string[]) => agents.length > 0 && agents.every((a) => states.includes(a.state));
+  if (rack.state === 'STARTING_DECOMMISSION') return 'DECOMMISSIONING';
+  if (rack.state === 'DECOMMISSIONING' && all('DECOMMISSIONED', 'DEAD')) return 'DECOMMISSIONED';
+  if (rack.state !== 'DEAD' && rack.state !== 'DECOMMISSIONED' && rack.state !== 'DECOMMISSIONING' && all('DEAD')) return 'DEAD';
+  if (rack.state === 'DEAD' && agents.some((a) => a.state === 'ACTIVE')) return 'ACTIVE';
+  return undefined;
 }
 
 function portsOf(record: TaskRecord): number[] {

@@ -1,0 +1,114 @@
+import type { MachineState, SingularityMachineStateHistoryUpdate } from '@singularity/models';
+import { ConflictError, InvalidRequestError, NotFoundError } from '@singularity/util';
+import { ReadModels } from './read-models';
+import type { SchedulerContext } from './scheduler-context';
+import type { AgentRecord, MachineStateRecord, RackRecord } from './scheduler-state';
+import type { TaskScheduler } from './task-scheduler';
+
+const MAX_MACHINE_HISTORY = 10;
+
+export type MachineAction = 'decommission' | 'freeze' | 'activate';
+
+/** The state an action moves a machine to, and the states it may not start from (spec §3.3). */
+const ACTIONS: Record<MachineAction, { to: MachineState; refusedFrom: MachineState[] }> = {
+  decommission: { to: 'STARTING_DECOMMISSION', refusedFrom: ['STARTING_DECOMMISSION', 'DECOMMISSIONING', 'DECOMMISSIONED', 'DEAD'] },
+  freeze: { to: 'FROZEN', refusedFrom: ['FROZEN', 'STARTING_DECOMMISSION', 'DECOMMISSIONING', 'DECOMMISSIONED', 'DEAD'] },
+  activate: { to: 'ACTIVE', refusedFrom: ['ACTIVE', 'DEAD'] },
+};
+
+/** Moves a machine's state and records it in its history. The caller persists the record. */
+export function withMachineState<T extends MachineStateRecord>(record: T, state: MachineState, now: number, user?: string, message?: string): T {
+  const history = [...(record.history ?? []), { state: record.state, timestamp: record.stateChangedAt, user: record.stateUser, message: record.stateMessage }];
+  return { ...record, state, stateChangedAt: now, stateUser: user, stateMessage: message, history: history.slice(-MAX_MACHINE_HISTORY) };
+}
+
+function machineHistory(objectId: string, record: MachineStateRecord): SingularityMachineStateHistoryUpdate[] {
+  const past = (record.history ?? []).map((h) => ({ objectId, state: h.state, timestamp: h.timestamp, user: h.user, message: h.message }));
+  return [...past, { objectId, state: record.state, timestamp: record.stateChangedAt, user: record.stateUser, message: record.stateMessage }].reverse();
+}
+
+/**
+ * Operator actions on agents and racks: decommission (tasks are replaced
+ * elsewhere before they are killed), freeze (no new tasks), activate, delete.
+ * The transitions that follow (DECOMMISSIONING, DECOMMISSIONED, DEAD) run in
+ * the scheduling loop.
+ */
+export class MachineService {
+  private readonly read: ReadModels;
+
+  constructor(
+    private readonly ctx: SchedulerContext,
+    private readonly scheduler: TaskScheduler,
+  ) {
+    this.read = new ReadModels(ctx);
+  }
+
+  async agentAction(agentId: string, action: MachineAction, body: unknown, user?: string) {
+    const agent = this.findAgent(agentId);
+    const { message } = parseMachineChange(body);
+    this.checkTransition(`agent ${agentId}`, agent.state, action);
+    this.ctx.state.putAgent(withMachineState(agent, ACTIONS[action].to, this.ctx.clock.now(), user, message));
+    await this.ctx.state.flush();
+    this.ctx.logger.info({ agentId, action, user }, 'agent state changed by operator');
+    this.scheduler.tickSoon(0);
+    return this.read.agent(this.findAgent(agentId));
+  }
+
+  async rackAction(rackId: string, action: MachineAction, body: unknown, user?: string) {
+    const rack = this.findRack(rackId);
+    const { message } = parseMachineChange(body);
+    this.checkTransition(`rack ${rackId}`, rack.state, action);
+    const now = this.ctx.clock.now();
+    this.ctx.state.putRack(withMachineState(rack, ACTIONS[action].to, now, user, message));
+    // A rack action applies to each of its agents that can take it.
+    for (const agent of this.ctx.state.agents.values()) {
+      if (agent.rackId === rackId && !ACTIONS[action].refusedFrom.includes(agent.state)) {
+        this.ctx.state.putAgent(withMachineState(agent, ACTIONS[action].to, now, user, message ?? `rack ${rackId}: ${action}`));
+      }
+    }
+    await this.ctx.state.flush();
+    this.scheduler.tickSoon(0);
+    return this.read.rack(this.findRack(rackId));
+  }
+
+  async deleteAgent(agentId: string): Promise<void> {
+    const agent = this.findAgent(agentId);
+    if (agent.state !== 'DEAD' && agent.state !== 'DECOMMISSIONED') {
+      throw new ConflictError(`Agent ${agentId} is ${agent.state}; only DEAD or DECOMMISSIONED agents can be removed`);
+    }
+    this.ctx.state.removeAgent(agentId);
+    await this.ctx.state.flush();
+  }
+
+  agentHistory(agentId: string): SingularityMachineStateHistoryUpdate[] {
+    return machineHistory(agentId, this.findAgent(agentId));
+  }
+
+  rackHistory(rackId: string): SingularityMachineStateHistoryUpdate[] {
+    return machineHistory(rackId, this.findRack(rackId));
+  }
+
+  private checkTransition(what: string, from: MachineState, action: MachineAction): void {
+    if (ACTIONS[action].refusedFrom.includes(from)) throw new ConflictError(`Cannot ${action} ${what}: it is ${from}`);
+  }
+
+  private findAgent(agentId: string): AgentRecord {
+    const agent = this.ctx.state.agents.get(agentId);
+    if (!agent) throw new NotFoundError(`Couldn't find agent with id ${agentId}`);
+    return agent;
+  }
+
+  private findRack(rackId: string): RackRecord {
+    const rack = this.ctx.state.racks.get(rackId);
+    if (!rack) throw new NotFoundError(`Couldn't find rack with id ${rackId}`);
+    return rack;
+  }
+}
+
+function parseMachineChange(body: unknown): { message?: string } {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('body: must be a SingularityMachineChangeRequest object');
+  const message = (body as { message?: unknown }).message;
+  if (message !== undefined && message !== null && typeof message !== 'string') throw new InvalidRequestError('message: must be a string', 'message');
+  return { message: (message as string | null) ?? undefined };
+}
