@@ -5,4 +5,5 @@ export * from './lib/instance-numbers';
 export * from './lib/pending-queue';
 export * from './lib/deploy-check';
 export * from './lib/task-launch';
+export * from './lib/failures';
 export * from './lib/placement';
