@@ -42,6 +42,9 @@ export async function createSchedulerApp(options: {
       defaultSigKillProcessesAfterMillis: config.defaultSigKillProcessesAfterMillis,
       heartbeatIntervalMillis: config.heartbeatIntervalMillis,
       agentHeartbeatTimeoutSeconds: config.agentHeartbeatTimeoutSeconds,
+      cooldownFailureThreshold: config.cooldownFailureThreshold,
+      evaluateCooldownOverMinutes: config.evaluateCooldownOverMinutes,
+      cooldownMinScheduleSeconds: config.cooldownMinScheduleSeconds,
       tickDebounceMillis: config.tickDebounceMillis,
     },
     limits: {

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import { loadConfig } from '@singularity/node-util';
-import { DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
+import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
 import { z } from 'zod';
 
 const positive = z.number().positive();
@@ -27,6 +27,9 @@ export const schedulerConfigSchema = z
     defaultBounceExpirationMinutes: positive.default(DEFAULT_SCHEDULER_SETTINGS.defaultBounceExpirationMinutes),
     heartbeatIntervalMillis: positive.default(5000),
     agentHeartbeatTimeoutSeconds: positive.default(60),
+    cooldownFailureThreshold: z.number().int().positive().default(DEFAULT_COOLDOWN_SETTINGS.cooldownFailureThreshold),
+    evaluateCooldownOverMinutes: positive.default(DEFAULT_COOLDOWN_SETTINGS.evaluateCooldownOverMinutes),
+    cooldownMinScheduleSeconds: z.number().min(0).default(DEFAULT_COOLDOWN_SETTINGS.cooldownMinScheduleSeconds),
     tickDebounceMillis: z.number().min(0).default(100),
     cacheStateForMillis: z.number().min(0).default(60000),
     maxRequestIdSize: z.number().int().positive().default(DEFAULT_VALIDATION_LIMITS.maxRequestIdSize),

@@ -43,6 +43,9 @@ export class RequestsController {
   @HttpCode(200) @Post('request/:requestId/bounce') @ApiOperation({ summary: 'Replace every task of the active deploy' })
   bounce(@Param('requestId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.requests.bounce(id, body, userOf(h)); }
 
+  @HttpCode(200) @Post('request/:requestId/exit-cooldown') @ApiOperation({ summary: 'Leave SYSTEM_COOLDOWN now' })
+  exitCooldown(@Param('requestId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.requests.exitCooldown(id, body, userOf(h)); }
+
   @HttpCode(200) @Post('request/:requestId/run') @ApiOperation({ summary: 'Run an ON_DEMAND or SCHEDULED request now (SingularityRunNowRequest)' })
   run(@Param('requestId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.requests.run(id, body, userOf(h)); }
 

@@ -88,10 +88,9 @@ export function recordTaskEnd(
   } else if (end.state === 'TASK_FINISHED') {
     next.numSuccess = stats.numSuccess + 1;
     next.numFailures = 0;
-    next.numSequentialRetries = 0;
   }
-  if (end.isRetry) next.numSequentialRetries = stats.numSequentialRetries + 1;
-  else if (!end.failure) next.numSequentialRetries = 0;
+  // A retry extends the chain; any other run starts a new one.
+  next.numSequentialRetries = end.isRetry ? stats.numSequentialRetries + 1 : 0;
   return next;
 }
 

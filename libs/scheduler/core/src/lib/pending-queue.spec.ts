@@ -96,6 +96,16 @@ describe('drainPendingRequest', () => {
     expect(drainPendingRequest(input({ request: once, pendingRequest: pr({ pendingType: 'TASK_DONE' }) })).kind).toBe('drop');
   });
 
+  it('delays replacements of a request in cool-down, but not a new deploy', () => {
+    const cooling = input({ requestState: 'SYSTEM_COOLDOWN', cooldownDelayMillis: 120_000, pendingRequest: pr({ pendingType: 'TASK_DONE' }) });
+    const delayed = drainPendingRequest(cooling);
+    if (delayed.kind !== 'apply') throw new Error('expected apply');
+    expect(delayed.create.every((p) => p.pendingTaskId.nextRunAt === T0 + 120_000)).toBe(true);
+    const deploy = drainPendingRequest({ ...cooling, pendingRequest: pr({ pendingType: 'NEW_DEPLOY' }) });
+    if (deploy.kind !== 'apply') throw new Error('expected apply');
+    expect(deploy.create.every((p) => p.pendingTaskId.nextRunAt === T0)).toBe(true);
+  });
+
   it('keys run-now entries by time and run id, others by request and deploy', () => {
     expect(pendingRequestKey(pr())).toBe('web:d1');
     expect(pendingRequestKey(pr({ pendingType: 'ONEOFF', runId: 'r', timestamp: 5 }))).toBe('web:d1:5:r');

@@ -24,6 +24,8 @@ export interface DrainInput {
   tasks: readonly TaskRecord[];
   /** Pending tasks of the request, all deploys. */
   pendingTasks: readonly SingularityPendingTask[];
+  /** A request in SYSTEM_COOLDOWN schedules replacements this much later (spec §2.2; not NEW_DEPLOY). */
+  cooldownDelayMillis?: number;
 }
 
 export interface CleanupOrder {
@@ -49,6 +51,7 @@ export type DrainDecision =
 export function drainPendingRequest(input: DrainInput): DrainDecision {
   const { pendingRequest: pr, request, requestState } = input;
   if (!request || !requestState) return { kind: 'drop', reason: 'request no longer exists' };
+  const delay = requestState === 'SYSTEM_COOLDOWN' && pr.pendingType !== 'NEW_DEPLOY' ? (input.cooldownDelayMillis ?? 0) : 0;
   if (!isRunnableState(requestState)) return { kind: 'drop', reason: `request is ${requestState}` };
   const isPendingDeploy = input.pendingDeploy?.deployMarker.deployId === pr.deployId;
   if (pr.deployId !== input.activeDeployId && !isPendingDeploy) {
@@ -56,7 +59,7 @@ export function drainPendingRequest(input: DrainInput): DrainDecision {
   }
 
   if (isLongRunning(request.requestType)) {
-    return convergeLongRunning(input, request, isPendingDeploy ? input.pendingDeploy : undefined);
+    return convergeLongRunning(input, request, isPendingDeploy ? input.pendingDeploy : undefined, delay);
   }
 
   switch (request.requestType) {
@@ -64,22 +67,27 @@ export function drainPendingRequest(input: DrainInput): DrainDecision {
       if (pr.pendingType !== 'NEW_DEPLOY' && pr.pendingType !== 'RETRY' && pr.pendingType !== 'TASK_RECOVERED') {
         return { kind: 'drop', reason: `RUN_ONCE runs once per deploy (got ${pr.pendingType})` };
       }
-      return oneTask(input);
+      return oneTask(input, delay);
     case 'ON_DEMAND':
       if (pr.pendingType !== 'ONEOFF' && pr.pendingType !== 'RETRY' && pr.pendingType !== 'IMMEDIATE') {
         return { kind: 'drop', reason: `ON_DEMAND runs only when asked (got ${pr.pendingType})` };
       }
-      return oneTask(input);
+      return oneTask(input, delay);
     case 'SCHEDULED':
       // A running scheduled task holds further runs (spec §2.2); cron comes with the scheduling issue.
       if (input.tasks.some((t) => !isLeaving(t))) return { kind: 'drop', reason: 'a run is already in progress' };
-      return oneTask(input);
+      return oneTask(input, delay);
     default:
       return { kind: 'drop', reason: `unsupported request type ${request.requestType}` };
   }
 }
 
-function convergeLongRunning(input: DrainInput, request: SingularityRequest, pendingDeploy: SingularityPendingDeploy | undefined): DrainDecision {
+function convergeLongRunning(
+  input: DrainInput,
+  request: SingularityRequest,
+  pendingDeploy: SingularityPendingDeploy | undefined,
+  delay: number,
+): DrainDecision {
   const { pendingRequest: pr } = input;
   const deployId = pr.deployId;
   let expected = request.instances ?? 1;
@@ -97,7 +105,7 @@ function convergeLongRunning(input: DrainInput, request: SingularityRequest, pen
 
   if (missing > 0) {
     const used = [...deployTasks.map((t) => t.task.taskId.instanceNo), ...pending.map((p) => p.pendingTaskId.instanceNo)];
-    const create = lowestFreeInstanceNumbers(used, missing).map((instanceNo) => newPendingTask(pr, instanceNo, input.now));
+    const create = lowestFreeInstanceNumbers(used, missing).map((instanceNo) => newPendingTask(pr, instanceNo, input.now, delay));
     return { kind: 'apply', create, deletePendingTaskIds: [], cleanups: [] };
   }
   if (missing < 0) {
@@ -115,18 +123,18 @@ function convergeLongRunning(input: DrainInput, request: SingularityRequest, pen
   return { kind: 'apply', create: [], deletePendingTaskIds: [], cleanups: [] };
 }
 
-function oneTask(input: DrainInput): DrainDecision {
+function oneTask(input: DrainInput, delay: number): DrainDecision {
   const { pendingRequest: pr } = input;
   const used = [
     ...input.tasks.filter((t) => t.task.taskId.deployId === pr.deployId).map((t) => t.task.taskId.instanceNo),
     ...input.pendingTasks.filter((p) => p.pendingTaskId.deployId === pr.deployId).map((p) => p.pendingTaskId.instanceNo),
   ];
   const [instanceNo] = lowestFreeInstanceNumbers(used, 1);
-  return { kind: 'apply', create: [newPendingTask(pr, instanceNo, input.now)], deletePendingTaskIds: [], cleanups: [] };
+  return { kind: 'apply', create: [newPendingTask(pr, instanceNo, input.now, delay)], deletePendingTaskIds: [], cleanups: [] };
 }
 
-function newPendingTask(pr: SingularityPendingRequest, instanceNo: number, now: number): SingularityPendingTask {
-  const nextRunAt = Math.max(now, pr.runAt ?? 0);
+function newPendingTask(pr: SingularityPendingRequest, instanceNo: number, now: number, delay: number): SingularityPendingTask {
+  const nextRunAt = Math.max(now + delay, pr.runAt ?? 0);
   const task: SingularityPendingTask = {
     pendingTaskId: buildPendingTaskId({
       requestId: pr.requestId,

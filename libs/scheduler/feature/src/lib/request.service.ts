@@ -7,6 +7,7 @@ import {
   type SingularityRequestParent,
   validateBounceRequest,
   validateDeleteRequestRequest,
+  validateExitCooldownRequest,
   validatePauseRequest,
   validateRequest,
   validateRequestUpdate,
@@ -208,6 +209,19 @@ export class RequestService {
     await this.ctx.state.flush();
     this.scheduler.tickSoon(0);
     return { ...this.read.requestParent(record), pendingRequest };
+  }
+
+  async exitCooldown(requestId: string, body: unknown, user?: string): Promise<SingularityRequestParent> {
+    const options = validateExitCooldownRequest(body);
+    const record = this.find(requestId);
+    if (record.state !== 'SYSTEM_COOLDOWN') throw new ConflictError(`Request ${requestId} is not in cool-down (it is ${record.state})`);
+    this.scheduler.exitCooldown(record, user, options.message ?? 'exited by a user');
+    const activeDeployId = this.ctx.state.activeDeployId(requestId);
+    if (activeDeployId && isLongRunning(record.request.requestType)) {
+      this.events.enqueue({ requestId, deployId: activeDeployId, pendingType: 'IMMEDIATE', user, message: options.message });
+    }
+    await this.ctx.state.flush();
+    return this.read.requestParent(this.find(requestId));
   }
 
   async scale(requestId: string, body: unknown, user: string | undefined, largeScaleDownAcknowledged: boolean): Promise<SingularityRequestParent> {

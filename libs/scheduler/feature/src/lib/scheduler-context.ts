@@ -1,6 +1,6 @@
 import type { Clock } from '@singularity/util';
 import type { Logger } from '@singularity/node-util';
-import type { SchedulerSettings } from '@singularity/scheduler-core';
+import type { CooldownSettings, SchedulerSettings } from '@singularity/scheduler-core';
 import type { SchedulerState } from './scheduler-state';
 
 /** Injection tokens of the scheduler's ports and settings. */
@@ -18,7 +18,7 @@ export interface SchedulerContext {
 }
 
 /** Settings of the scheduler feature: the pure logic's plus the service-level ones. */
-export interface SchedulerConfigSettings extends SchedulerSettings {
+export interface SchedulerConfigSettings extends SchedulerSettings, CooldownSettings {
   heartbeatIntervalMillis: number;
   /** An agent silent for this long is DEAD and its tasks are LOST. */
   agentHeartbeatTimeoutSeconds: number;

@@ -13,7 +13,7 @@ import type {
   SingularityTaskCleanup,
   SingularityTaskHistoryUpdate,
 } from '@singularity/models';
-import type { KilledTaskRecord, PendingDeployRecord, TaskRecord } from '@singularity/scheduler-core';
+import type { DeployStatistics, KilledTaskRecord, PendingDeployRecord, TaskRecord } from '@singularity/scheduler-core';
 import type { StateOp, StateStore } from '@singularity/scheduler-state';
 
 export interface RequestRecord {
@@ -67,6 +67,7 @@ const C = {
   deployStates: 'deploy-states',
   pendingDeploys: 'pending-deploys',
   deployResults: 'deploy-results',
+  deployStatistics: 'deploy-statistics',
   pendingRequests: 'pending-requests',
   pendingTasks: 'pending-tasks',
   tasks: 'tasks',
@@ -113,6 +114,7 @@ export class SchedulerState {
   readonly deployStates = new Map<string, SingularityRequestDeployState>();
   readonly pendingDeploys = new Map<string, PendingDeployRecord>();
   private readonly deployResults = new Map<string, SingularityDeployResult>();
+  private readonly deployStatistics = new Map<string, DeployStatistics>();
   readonly pendingRequests = new Map<string, SingularityPendingRequest>();
   readonly pendingTasks = new Map<string, SingularityPendingTask>();
   private readonly pendingTasksByRequest = new Map<string, Map<string, SingularityPendingTask>>();
@@ -150,6 +152,7 @@ export class SchedulerState {
     each<SingularityRequestDeployState>(C.deployStates, (k, v) => this.deployStates.set(k, v));
     each<PendingDeployRecord>(C.pendingDeploys, (k, v) => this.pendingDeploys.set(k, v));
     each<SingularityDeployResult>(C.deployResults, (k, v) => this.deployResults.set(k, v));
+    each<DeployStatistics>(C.deployStatistics, (k, v) => this.deployStatistics.set(k, v));
     each<SingularityPendingRequest>(C.pendingRequests, (k, v) => this.pendingRequests.set(k, v));
     each<SingularityPendingTask>(C.pendingTasks, (_k, v) => this.indexPendingTask(v));
     each<SingularityTask>(C.tasks, (_k, v) => this.indexTask({ task: v, updates: [] }));
@@ -269,6 +272,13 @@ export class SchedulerState {
   putDeployResult(requestId: string, deployId: string, result: SingularityDeployResult): void {
     this.deployResults.set(deployKey(requestId, deployId), result);
     this.put(C.deployResults, deployKey(requestId, deployId), result);
+  }
+  getDeployStatistics(requestId: string, deployId: string): DeployStatistics | undefined {
+    return this.deployStatistics.get(deployKey(requestId, deployId));
+  }
+  putDeployStatistics(stats: DeployStatistics): void {
+    this.deployStatistics.set(deployKey(stats.requestId, stats.deployId), stats);
+    this.put(C.deployStatistics, deployKey(stats.requestId, stats.deployId), stats);
   }
   deployIdsOf(requestId: string): string[] {
     return [...(this.deployIdsByRequest.get(requestId)?.keys() ?? [])];

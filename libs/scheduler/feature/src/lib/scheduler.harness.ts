@@ -1,7 +1,7 @@
 import type { AgentKillRequest, AgentRegistration, ExecutorLaunchSpec, TaskStatusRecord } from '@singularity/models';
 import { createLogger } from '@singularity/node-util';
 import { InMemoryStateStore, type StateStore } from '@singularity/scheduler-state';
-import { DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
+import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
 import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import { ManualClock } from '@singularity/util';
 import type { AgentAddress, AgentGateway } from './agent-gateway';
@@ -51,7 +51,7 @@ export class SchedulerHarness {
       clock,
       gateway,
       logger: createLogger('scheduler-test', {}, process.env.LOG_LEVEL ?? 'warn'),
-      settings: { ...DEFAULT_SCHEDULER_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, tickDebounceMillis: 0 },
+      settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, tickDebounceMillis: 0 },
       limits: DEFAULT_VALIDATION_LIMITS,
     });
     return new SchedulerHarness(runtime, clock, gateway, store);

@@ -1,4 +1,5 @@
 import {
+  buildPendingTaskId,
   isLongRunning,
   isRunnableState,
   isTerminalTaskState,
@@ -14,7 +15,13 @@ import {
   checkPendingDeploy,
   drainPendingRequest,
   effectiveResources,
+  emptyDeployStatistics,
+  failureTypeOf,
+  isFailingFast,
   isHealthy,
+  recentFailures,
+  recordTaskEnd,
+  shouldRetry,
   isLeaving,
   killsHard,
   killsImmediately,
@@ -31,7 +38,7 @@ import type { AgentGateway } from './agent-gateway';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import { withMachineState } from './machine.service';
-import type { AgentRecord, RackRecord } from './scheduler-state';
+import type { AgentRecord, RackRecord, RequestRecord } from './scheduler-state';
 
 interface LaunchOrder {
   agent: AgentRecord;
@@ -122,6 +129,8 @@ export class TaskScheduler {
     const now = this.ctx.clock.now();
     this.lastTickAt = now;
     this.checkMachines(now);
+    this.checkCooldowns(now);
+    this.checkTimeLimits(now);
     this.checkDeploys(now);
     this.drainPendingQueue(now);
     const kills = this.processCleanups(now);
@@ -313,6 +322,7 @@ export class TaskScheduler {
         pendingDeploy: state.getPendingDeploy(pr.requestId),
         tasks: state.tasksOf(pr.requestId),
         pendingTasks: state.pendingTasksOf(pr.requestId),
+        cooldownDelayMillis: this.ctx.settings.cooldownMinScheduleSeconds * 1000,
       });
       state.removePendingRequest(key);
       if (decision.kind === 'drop') {
@@ -578,13 +588,13 @@ export class TaskScheduler {
     if (lastAgentState(record) === taskState || isTerminalTaskState(lastAgentState(record))) return;
     if (record.updates.some((u) => u.taskState === taskState)) return;
     this.ctx.state.addTaskUpdate(record, { taskId: record.task.taskId, timestamp, taskState, statusMessage: message, statusReason: reason });
-    if (isTerminalTaskState(taskState)) this.onTaskFinished(record, taskState, message);
+    if (isTerminalTaskState(taskState)) this.onTaskFinished(record, taskState, message, reason);
   }
 
-  private onTaskFinished(record: TaskRecord, taskState: ExtendedTaskState, message?: string): void {
+  private onTaskFinished(record: TaskRecord, taskState: ExtendedTaskState, message?: string, reason?: string): void {
     const state = this.ctx.state;
     const now = this.ctx.clock.now();
-    const { requestId, deployId } = record.task.taskId;
+    const { requestId, deployId, instanceNo } = record.task.taskId;
     const intentional = isLeaving(record);
     state.finishTask(record, now);
     this.launchAccepted.delete(record.task.taskId.id);
@@ -592,8 +602,20 @@ export class TaskScheduler {
 
     const requestRecord = state.getRequest(requestId);
     if (!requestRecord) return;
+    const type = requestRecord.request.requestType;
+    const pt = record.task.taskRequest.pendingTask;
+    const failure = failureTypeOf({ state: taskState, reason, message, requestType: type, killedOnPurpose: intentional });
+    const stats = recordTaskEnd(state.getDeployStatistics(requestId, deployId) ?? emptyDeployStatistics(requestId, deployId), {
+      state: taskState,
+      instanceNo,
+      timestamp: now,
+      failure,
+      isRetry: pt.pendingTaskId.pendingType === 'RETRY',
+    });
+    state.putDeployStatistics(stats);
+
     const pending = state.getPendingDeploy(requestId);
-    if (pending && pending.deployMarker.deployId === deployId && !intentional && isLongRunning(requestRecord.request.requestType)) {
+    if (pending && pending.deployMarker.deployId === deployId && !intentional && isLongRunning(type)) {
       state.putPendingDeploy({
         ...pending,
         failures: [
@@ -608,11 +630,15 @@ export class TaskScheduler {
       return;
     }
     if (!isRunnableState(requestRecord.state)) return;
-    if (!isLongRunning(requestRecord.request.requestType)) {
-      // A one-off run lost with its machine runs again, with the same run id and arguments (spec §3.2).
+
+    if (!isLongRunning(type)) {
+      if (requestRecord.state === 'SYSTEM_COOLDOWN' && taskState === 'TASK_FINISHED') this.exitCooldown(requestRecord, undefined, 'a run succeeded');
+      // A one-off run lost with its machine runs again; a failed one while numRetriesOnFailure allows (spec §2.4, §3.2).
+      const lostWithMachine = taskState === 'TASK_LOST' && !intentional;
+      const userTriggered = type === 'SCHEDULED' && pt.pendingTaskId.pendingType === 'IMMEDIATE';
+      const retry = lostWithMachine || shouldRetry({ requestType: type, numRetriesOnFailure: requestRecord.request.numRetriesOnFailure, stats, failure, userTriggered });
       const activeDeployId = state.activeDeployId(requestId);
-      if (taskState === 'TASK_LOST' && !intentional && activeDeployId) {
-        const pt = record.task.taskRequest.pendingTask;
+      if (retry && activeDeployId) {
         this.events.enqueue({
           requestId,
           deployId: activeDeployId,
@@ -629,12 +655,60 @@ export class TaskScheduler {
       }
       return;
     }
-    if (state.activeDeployId(requestId) === deployId) {
+
+    const isActiveDeploy = state.activeDeployId(requestId) === deployId;
+    if (failure && isActiveDeploy && requestRecord.state === 'ACTIVE' && isFailingFast(stats, now, this.ctx.settings)) {
+      const failures = recentFailures(stats, now, this.ctx.settings);
+      this.events.setRequestState(requestRecord, 'SYSTEM_COOLDOWN', 'ENTERED_COOLDOWN', undefined, `${failures} failures within ${this.ctx.settings.evaluateCooldownOverMinutes} min; replacements wait ${this.ctx.settings.cooldownMinScheduleSeconds} s`);
+      this.ctx.logger.warn({ requestId, failures }, 'request entered system cool-down');
+    }
+    if (isActiveDeploy) {
       this.events.enqueue({ requestId, deployId, pendingType: 'TASK_DONE' });
     } else if (pending && pending.deployMarker.deployId === deployId) {
       // A task of the deploy in progress ended (killed by a user, or a failure the deploy may absorb):
       // the deploy still needs its target, so converge it again; a deploy that has failed drops this.
       this.events.enqueue({ requestId, deployId, pendingType: 'NEXT_DEPLOY_STEP' });
+    }
+  }
+
+  // ---------- cool-down and time limits ----------
+  /** Requests in SYSTEM_COOLDOWN leave it once their window no longer holds enough failures (spec §2.6). */
+  private checkCooldowns(now: number): void {
+    for (const record of [...this.ctx.state.requests.values()]) {
+      if (record.state !== 'SYSTEM_COOLDOWN') continue;
+      const activeDeployId = this.ctx.state.activeDeployId(record.request.id);
+      const stats = activeDeployId ? this.ctx.state.getDeployStatistics(record.request.id, activeDeployId) : undefined;
+      if (!isFailingFast(stats, now, this.ctx.settings)) this.exitCooldown(record, undefined, 'no more failures in the cool-down window');
+    }
+  }
+
+  /**
+   * SYSTEM_COOLDOWN → ACTIVE (EXITED_COOLDOWN). Replacements that were held
+   * back run now. Caller flushes.
+   */
+  exitCooldown(record: RequestRecord, user: string | undefined, why: string): void {
+    const now = this.ctx.clock.now();
+    this.events.setRequestState(record, 'ACTIVE', 'EXITED_COOLDOWN', user, why);
+    for (const pt of this.ctx.state.pendingTasksOf(record.request.id)) {
+      if (pt.pendingTaskId.nextRunAt <= now) continue;
+      this.ctx.state.removePendingTask(pt.pendingTaskId.id);
+      const { id: _old, ...idParts } = pt.pendingTaskId;
+      this.ctx.state.putPendingTask({ ...pt, pendingTaskId: buildPendingTaskId({ ...idParts, nextRunAt: now }) });
+    }
+    this.ctx.logger.info({ requestId: record.request.id, why }, 'request left system cool-down');
+    this.tickSoon(0);
+  }
+
+  /** Non-long-running tasks past `taskExecutionTimeLimitMillis` are stopped (TASK_EXCEEDED_TIME_LIMIT). */
+  private checkTimeLimits(now: number): void {
+    for (const record of this.ctx.state.requests.values()) {
+      const limit = record.request.taskExecutionTimeLimitMillis;
+      if (!limit || isLongRunning(record.request.requestType)) continue;
+      for (const t of this.ctx.state.tasksOf(record.request.id)) {
+        if (!isLeaving(t) && now - t.task.taskId.startedAt > limit) {
+          this.events.cleanup(t, 'TASK_EXCEEDED_TIME_LIMIT', undefined, `ran longer than ${limit} ms`);
+        }
+      }
     }
   }
 
