@@ -42,6 +42,7 @@ export async function createSchedulerApp(options: {
       defaultSigKillProcessesAfterMillis: config.defaultSigKillProcessesAfterMillis,
       heartbeatIntervalMillis: config.heartbeatIntervalMillis,
       agentHeartbeatTimeoutSeconds: config.agentHeartbeatTimeoutSeconds,
+      startNewReconcileEverySeconds: config.startNewReconcileEverySeconds,
       cooldownFailureThreshold: config.cooldownFailureThreshold,
       evaluateCooldownOverMinutes: config.evaluateCooldownOverMinutes,
       cooldownMinScheduleSeconds: config.cooldownMinScheduleSeconds,

@@ -27,6 +27,7 @@ export const schedulerConfigSchema = z
     defaultBounceExpirationMinutes: positive.default(DEFAULT_SCHEDULER_SETTINGS.defaultBounceExpirationMinutes),
     heartbeatIntervalMillis: positive.default(5000),
     agentHeartbeatTimeoutSeconds: positive.default(60),
+    startNewReconcileEverySeconds: positive.default(600),
     cooldownFailureThreshold: z.number().int().positive().default(DEFAULT_COOLDOWN_SETTINGS.cooldownFailureThreshold),
     evaluateCooldownOverMinutes: positive.default(DEFAULT_COOLDOWN_SETTINGS.evaluateCooldownOverMinutes),
     cooldownMinScheduleSeconds: z.number().min(0).default(DEFAULT_COOLDOWN_SETTINGS.cooldownMinScheduleSeconds),

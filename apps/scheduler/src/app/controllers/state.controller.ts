@@ -27,6 +27,9 @@ export class StateController {
       startedAt: this.rt.startedAt,
     });
   }
+
+  @Get('task-reconciliation') @ApiOperation({ summary: 'Figures of the last finished task reconciliation round' })
+  reconciliation() { return this.rt.scheduler.reconciler.statistics() ?? {}; }
 }
 
 @ApiTags('slaves')

@@ -3,6 +3,7 @@ import {
   type AgentHeartbeatResponse,
   type AgentRegistration,
   type AgentRegistrationResponse,
+  type AgentTaskReport,
   type SingularityAgent,
   type SingularityRack,
   type TaskStatusBatchResponse,
@@ -52,11 +53,16 @@ export class AgentService {
     return { agentId: agent.agentId, heartbeatIntervalMillis: this.ctx.settings.heartbeatIntervalMillis };
   }
 
-  heartbeat(agentId: string, _body: unknown): AgentHeartbeatResponse {
+  async heartbeat(agentId: string, body: unknown): Promise<AgentHeartbeatResponse> {
     const agent = this.ctx.state.agents.get(agentId);
     if (!agent || agent.state === 'DEAD') return { known: false };
     // Heartbeats only refresh memory: persisting each one would cost a write per agent every few seconds.
     agent.lastSeenAt = this.ctx.clock.now();
+    const tasks = isObject(body) && Array.isArray(body.tasks) ? parseTaskReports(body.tasks) : undefined;
+    if (tasks) {
+      this.scheduler.reconcileHeartbeat(agent, tasks);
+      await this.ctx.state.flush();
+    }
     return { known: true };
   }
 
@@ -119,8 +125,18 @@ function parseRegistration(body: unknown): AgentRegistration {
     },
     portRange,
     version: typeof body.version === 'string' ? body.version : 'unknown',
-    tasks: tasks.filter(isObject).map((t) => ({ taskId: String(t.taskId), state: (t.state as AgentRegistration['tasks'][number]['state']) ?? 'TASK_RUNNING' })),
+    tasks: parseTaskReports(tasks),
   };
+}
+
+function parseTaskReports(tasks: unknown[]): AgentTaskReport[] {
+  return tasks
+    .filter(isObject)
+    .filter((t) => typeof t.taskId === 'string')
+    .map((t) => ({
+      taskId: t.taskId as string,
+      state: AGENT_REPORTED_TASK_STATES.includes(t.state as never) ? (t.state as AgentTaskReport['state']) : 'TASK_RUNNING',
+    }));
 }
 
 function parseStatusBatch(body: unknown): TaskStatusRecord[] {

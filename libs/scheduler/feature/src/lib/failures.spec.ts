@@ -17,7 +17,7 @@ describe('failures: cool-down, retries, time limits (harness)', () => {
     await h.report(taskId, 'TASK_RUNNING');
     await h.report(taskId, 'TASK_FAILED', 'Process failed with code 1');
     h.clock.advance(5000);
-    h.heartbeat();
+    await h.heartbeat();
   }
 
   it('enters SYSTEM_COOLDOWN after 5 failures within a minute, delays replacements, and leaves when the window clears', async () => {
@@ -39,7 +39,7 @@ describe('failures: cool-down, retries, time limits (harness)', () => {
     expect(pending.pendingTask.pendingTaskId.nextRunAt).toBeGreaterThanOrEqual(h.clock.now() + 100_000);
     expect(h.runtime.requests.list('cooldown').map((p) => p.request.id)).toEqual(['crashy']);
     h.clock.advance(61_000);
-    h.heartbeat();
+    await h.heartbeat();
     await h.tick();
     expect(requestState('crashy')).toBe('ACTIVE');
     expect(history('crashy')).toContain('EXITED_COOLDOWN');

@@ -28,7 +28,7 @@ describe('machines (harness)', () => {
     const taskId = await serviceOn('a1');
     await h.registerAgent({ agentId: 'a2', rackId: 'r2' });
     h.clock.advance(61_000);
-    h.heartbeat('a2');
+    await h.heartbeat('a2');
     await h.tick();
     expect(agentState('a1')).toBe('DEAD');
     expect(agentState('a2')).toBe('ACTIVE');
@@ -89,7 +89,7 @@ describe('machines (harness)', () => {
     const [first] = h.activeTaskIds('job');
     await h.registerAgent({ agentId: 'a2' });
     h.clock.advance(61_000);
-    h.heartbeat('a2');
+    await h.heartbeat('a2');
     await h.tick();
     await h.tick();
     const [retry] = h.activeTaskIds('job');

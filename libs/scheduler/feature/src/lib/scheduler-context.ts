@@ -20,6 +20,8 @@ export interface SchedulerContext {
 /** Settings of the scheduler feature: the pure logic's plus the service-level ones. */
 export interface SchedulerConfigSettings extends SchedulerSettings, CooldownSettings {
   heartbeatIntervalMillis: number;
+  /** How often a reconciliation round starts (spec §5 `startNewReconcileEverySeconds`). */
+  startNewReconcileEverySeconds: number;
   /** An agent silent for this long is DEAD and its tasks are LOST. */
   agentHeartbeatTimeoutSeconds: number;
   /** Longest a pending-task launch may wait for more offers before a tick places it. */

@@ -51,7 +51,7 @@ export class SchedulerHarness {
       clock,
       gateway,
       logger: createLogger('scheduler-test', {}, process.env.LOG_LEVEL ?? 'warn'),
-      settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, tickDebounceMillis: 0 },
+      settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, startNewReconcileEverySeconds: 600, tickDebounceMillis: 0 },
       limits: DEFAULT_VALIDATION_LIMITS,
     });
     return new SchedulerHarness(runtime, clock, gateway, store);
@@ -76,8 +76,8 @@ export class SchedulerHarness {
   }
 
   /** Simulates a heartbeat from an agent at the current manual time. */
-  heartbeat(agentId = 'agent-1'): void {
-    this.runtime.agents.heartbeat(agentId, { tasks: [] });
+  async heartbeat(agentId = 'agent-1', tasks?: Array<{ taskId: string; state: string }>): Promise<void> {
+    await this.runtime.agents.heartbeat(agentId, tasks ? { tasks } : {});
   }
 
   /** One scheduling round at the current manual time. */

@@ -3,8 +3,8 @@ import {
   isLongRunning,
   isRunnableState,
   isTerminalTaskState,
-  parseTaskId,
   type AgentKillRequest,
+  type AgentTaskReport,
   type ExtendedTaskState,
   type SingularityDeployMarker,
   type SingularityPendingDeploy,
@@ -35,6 +35,7 @@ import {
   type UnplacedTask,
 } from '@singularity/scheduler-core';
 import type { AgentGateway } from './agent-gateway';
+import { TaskReconciler } from './task-reconciler';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import { withMachineState } from './machine.service';
@@ -59,6 +60,7 @@ interface KillOrder {
  */
 export class TaskScheduler {
   private readonly events: RequestEvents;
+  readonly reconciler: TaskReconciler;
   /** Tasks whose launch the agent has accepted in this process's life (memory only; resent after a restart). */
   private readonly launchAccepted = new Set<string>();
   private readonly launchInFlight = new Set<string>();
@@ -75,6 +77,13 @@ export class TaskScheduler {
     private readonly gateway: AgentGateway,
   ) {
     this.events = new RequestEvents(ctx);
+    this.reconciler = new TaskReconciler(ctx, {
+      lost: (taskId, message) => this.applyLocalTerminal(taskId, 'TASK_LOST', message),
+      kill: (agent, taskId) => {
+        this.ctx.logger.warn({ taskId, agentId: agent.agentId }, 'agent runs a task the scheduler does not know; killing it');
+        void this.sendKill({ agent, taskId, request: { message: 'unknown to the scheduler' } });
+      },
+    });
   }
 
   start(): void {
@@ -128,6 +137,7 @@ export class TaskScheduler {
   private async runTick(): Promise<void> {
     const now = this.ctx.clock.now();
     this.lastTickAt = now;
+    this.reconciler.maybeStartRound(now);
     this.checkMachines(now);
     this.checkCooldowns(now);
     this.checkTimeLimits(now);
@@ -598,6 +608,7 @@ export class TaskScheduler {
     const intentional = isLeaving(record);
     state.finishTask(record, now);
     this.launchAccepted.delete(record.task.taskId.id);
+    this.reconciler.forget(record.task.taskId.id);
     this.ctx.logger.info({ taskId: record.task.taskId.id, taskState, message }, 'task finished');
 
     const requestRecord = state.getRequest(requestId);
@@ -722,21 +733,23 @@ export class TaskScheduler {
     this.ctx.logger.info({ requestId }, 'request deleted');
   }
 
-  /** Reconciles what an agent reports at registration (spec §3.2): unknown tasks die, vanished ones are lost. */
-  reconcileAgent(agent: AgentRecord, reported: ReadonlyArray<{ taskId: string; state: ExtendedTaskState }>): void {
+  /**
+   * Reconciles what an agent reports when it registers (spec §3.2): a task the
+   * agent no longer runs is lost at once (the agent restarted and forgot it);
+   * a task it runs that the scheduler does not know is killed.
+   */
+  reconcileAgent(agent: AgentRecord, reported: readonly AgentTaskReport[]): void {
     const reportedIds = new Set(reported.map((r) => r.taskId));
     for (const record of this.ctx.state.tasksOnAgent(agent.agentId)) {
-      const id = record.task.taskId.id;
-      if (reportedIds.has(id)) continue;
-      if (lastAgentState(record) === 'TASK_LAUNCHED') continue; // not yet delivered; the launch is re-sent
+      if (reportedIds.has(record.task.taskId.id) || lastAgentState(record) === 'TASK_LAUNCHED') continue; // not yet delivered: re-sent
       this.applyUpdate(record, 'TASK_LOST', this.ctx.clock.now(), `Task was not running on agent ${agent.hostname} when it registered again`);
     }
-    for (const r of reported) {
-      if (this.ctx.state.getTask(r.taskId) || isTerminalTaskState(r.state)) continue;
-      if (!safeParse(r.taskId)) continue;
-      this.ctx.logger.warn({ taskId: r.taskId, agentId: agent.agentId }, 'agent runs a task the scheduler does not know; killing it');
-      void this.sendKill({ agent, taskId: r.taskId, request: { message: 'unknown to the scheduler' } });
-    }
+    this.reconciler.onReport(agent, reported, this.ctx.clock.now());
+  }
+
+  /** A heartbeat's task list: the continuous half of reconciliation. Caller flushes. */
+  reconcileHeartbeat(agent: AgentRecord, reported: readonly AgentTaskReport[]): void {
+    this.reconciler.onReport(agent, reported, this.ctx.clock.now());
   }
 }
 
@@ -754,13 +767,4 @@ function portsOf(record: TaskRecord): number[] {
   const out: number[] = [];
   for (const res of record.task.mesosTask.resources) if (res.name === 'ports') res.ranges.range.forEach((p) => out.push(p.begin));
   return out;
-}
-
-function safeParse(taskId: string): boolean {
-  try {
-    parseTaskId(taskId);
-    return true;
-  } catch {
-    return false;
-  }
 }
