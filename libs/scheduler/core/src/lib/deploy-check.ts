@@ -15,6 +15,10 @@ export interface PendingDeployRecord extends SingularityPendingDeploy {
   cancelRequested?: { user?: string; message?: string; timestamp: number };
   /** Tasks of this deploy that ended while it was pending, with why. */
   failures?: SingularityDeployFailure[];
+  /** Canary step number, from 1. */
+  step?: number;
+  /** When the current step's tasks were all healthy (TIMED acceptance waits from here). */
+  stepCompletedAt?: number;
 }
 
 export interface DeployCheckInput {
@@ -24,11 +28,14 @@ export interface DeployCheckInput {
   pendingDeploy: PendingDeployRecord;
   /** Live tasks of the new deploy. */
   tasks: readonly TaskRecord[];
+  /** Live tasks of the request's other deploys (retired step by step in a canary deploy). */
+  otherTasks?: readonly TaskRecord[];
   settings: SchedulerSettings;
 }
 
 export type DeployCheckResult =
-  | { kind: 'waiting'; currentActiveInstances: number; overdue: false }
+  | { kind: 'waiting'; currentActiveInstances: number; overdue: false; stepCompletedAt?: number }
+  | { kind: 'advance'; newTarget: number; step: number; retireTaskIds: string[]; message: string }
   | { kind: 'finished'; deployState: Exclude<DeployState, 'WAITING' | 'CANCELING'>; message: string; failures: SingularityDeployFailure[] };
 
 /**
@@ -52,7 +59,8 @@ export function checkPendingDeploy(input: DeployCheckInput): DeployCheckResult {
     return { kind: 'finished', deployState: 'SUCCEEDED', message: `${request.requestType} deploys take effect at once`, failures: [] };
   }
 
-  const allowedFailures = deploy.maxTaskRetries ?? 0;
+  const canary = deploy.canaryDeploySettings?.enableCanaryDeploy ? deploy.canaryDeploySettings : undefined;
+  const allowedFailures = canary?.allowedTasksFailuresPerGroup ?? deploy.maxTaskRetries ?? 0;
   const failures = pendingDeploy.failures ?? [];
   if (failures.length > allowedFailures) {
     const first = failures[0];
@@ -65,10 +73,30 @@ export function checkPendingDeploy(input: DeployCheckInput): DeployCheckResult {
   }
 
   const target = pendingDeploy.deployProgress.targetActiveInstances;
+  const instances = request.instances ?? 1;
   const active = input.tasks.filter((t) => !isLeaving(t));
   const healthy = active.filter((t) => isHealthy(t, now, settings.considerTaskHealthyAfterRunningForSeconds));
   if (target > 0 && healthy.length >= target) {
-    return { kind: 'finished', deployState: 'SUCCEEDED', message: `${healthy.length} task(s) healthy`, failures: [] };
+    if (!canary || target >= instances) {
+      return { kind: 'finished', deployState: 'SUCCEEDED', message: `${healthy.length} task(s) healthy`, failures: [] };
+    }
+    // Step complete. TIMED acceptance waits between groups; CHECKS hooks are not built yet and act as NONE.
+    const completedAt = pendingDeploy.stepCompletedAt ?? now;
+    if (canary.acceptanceMode === 'TIMED' && now - completedAt < canary.waitMillisBetweenGroups) {
+      return { kind: 'waiting', currentActiveInstances: active.length, overdue: false, stepCompletedAt: completedAt };
+    }
+    const step = pendingDeploy.step ?? 1;
+    const newTarget = step >= canary.canaryCycleCount ? instances : Math.min(instances, target + canary.instanceGroupSize);
+    // Keep only as many old tasks as the new deploy does not yet cover, retiring the lowest instance numbers first.
+    const old = (input.otherTasks ?? []).filter((t) => !isLeaving(t)).sort((a, b) => a.task.taskId.instanceNo - b.task.taskId.instanceNo);
+    const retire = old.slice(0, Math.max(0, old.length - Math.max(0, instances - target)));
+    return {
+      kind: 'advance',
+      newTarget,
+      step: step + 1,
+      retireTaskIds: retire.map((t) => t.task.taskId.id),
+      message: `step ${step} healthy (${healthy.length} of ${instances}); next target ${newTarget}`,
+    };
   }
 
   const healthySeconds = deploy.considerHealthyAfterRunningForSeconds ?? settings.considerTaskHealthyAfterRunningForSeconds;

@@ -91,6 +91,11 @@ function convergeLongRunning(
   const { pendingRequest: pr } = input;
   const deployId = pr.deployId;
   let expected = request.instances ?? 1;
+  const otherPending = input.pendingDeploy && input.pendingDeploy.deployMarker.deployId !== pr.deployId ? input.pendingDeploy : undefined;
+  if (otherPending && otherPending.deployProgress.deployInstanceCountPerStep > 0) {
+    // A canary deploy is replacing this deploy step by step: keep only what the new deploy does not cover yet.
+    expected = Math.max(0, expected - otherPending.deployProgress.targetActiveInstances);
+  }
   if (pendingDeploy) {
     const state = pendingDeploy.currentDeployState;
     expected = state === 'CANCELING' || state === 'CANCELED' ? 0 : pendingDeploy.deployProgress.targetActiveInstances;

@@ -1,6 +1,6 @@
-import { isDeployable, validateDeployRequest, type SingularityRequestParent, type ValidationLimits } from '@singularity/models';
+import { isDeployable, validateDeployRequest, type SingularityPendingDeploy, type SingularityRequestParent, type ValidationLimits } from '@singularity/models';
 import { ConflictError, InvalidRequestError, NotFoundError } from '@singularity/util';
-import { ReadModels } from './read-models';
+import { ReadModels, wirePendingDeploy } from './read-models';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import type { TaskScheduler } from './task-scheduler';
@@ -42,15 +42,20 @@ export class DeployService {
 
     this.ctx.state.putDeploy(deploy);
     if (record.state === 'PAUSED') record = this.events.setRequestState(record, 'DEPLOYING_TO_UNPAUSE', undefined, user);
+    const instances = request.instances ?? 1;
+    const canary = deploy.canaryDeploySettings?.enableCanaryDeploy && isDeployable(request.requestType) ? deploy.canaryDeploySettings : undefined;
     this.ctx.state.putPendingDeploy({
       deployMarker: marker,
       currentDeployState: 'WAITING',
+      step: canary ? 1 : undefined,
       deployProgress: {
-        targetActiveInstances: request.instances ?? 1,
+        // A canary deploy starts with one group; the others follow step by step (spec §2.3.1, §2.3.4).
+        targetActiveInstances: canary ? Math.min(instances, canary.instanceGroupSize) : instances,
         currentActiveInstances: 0,
-        deployInstanceCountPerStep: deploy.deployInstanceCountPerStep ?? 0,
-        deployStepWaitTimeMs: deploy.deployStepWaitTimeMs ?? 0,
+        deployInstanceCountPerStep: canary?.instanceGroupSize ?? 0,
+        deployStepWaitTimeMs: canary?.waitMillisBetweenGroups ?? 0,
         stepComplete: false,
+        stepLaunchComplete: false,
         autoAdvanceDeploySteps: deploy.autoAdvanceDeploySteps ?? true,
         failedDeployTasks: [],
         timestamp: now,
@@ -64,6 +69,38 @@ export class DeployService {
     }
     await this.ctx.state.flush();
     this.ctx.logger.info({ requestId, deployId: deploy.id, user }, 'deploy started');
+    this.scheduler.tickSoon(0);
+    return this.read.requestParent(record);
+  }
+
+  /** `GET /deploys/pending`: every deploy in progress (SingularityPendingDeploy[]). */
+  pending(): SingularityPendingDeploy[] {
+    return [...this.ctx.state.pendingDeploys.values()].map(wirePendingDeploy);
+  }
+
+  /** `POST /deploys/update`: sets the number of new tasks the current step aims for (1..instances). */
+  async update(body: unknown, user?: string): Promise<SingularityRequestParent> {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidRequestError('body: a SingularityUpdatePendingDeployRequest object is required');
+    const { requestId, deployId, targetActiveInstances } = body as Record<string, unknown>;
+    if (typeof requestId !== 'string' || !requestId) throw new InvalidRequestError('requestId: required', 'requestId');
+    if (typeof deployId !== 'string' || !deployId) throw new InvalidRequestError('deployId: required', 'deployId');
+    const record = this.ctx.state.getRequest(requestId);
+    if (!record) throw new NotFoundError(`Couldn't find request with id ${requestId}`);
+    const pending = this.ctx.state.getPendingDeploy(requestId);
+    if (!pending || pending.deployMarker.deployId !== deployId) {
+      throw new InvalidRequestError(`deployId: ${deployId} is not the pending deploy of request ${requestId}`, 'deployId');
+    }
+    const instances = (pending.updatedRequest ?? record.request).instances ?? 1;
+    if (typeof targetActiveInstances !== 'number' || !Number.isInteger(targetActiveInstances) || targetActiveInstances < 1 || targetActiveInstances > instances) {
+      throw new InvalidRequestError(`targetActiveInstances: must be an integer from 1 to ${instances} (got ${JSON.stringify(targetActiveInstances)})`, 'targetActiveInstances');
+    }
+    this.ctx.state.putPendingDeploy({
+      ...pending,
+      stepCompletedAt: undefined,
+      deployProgress: { ...pending.deployProgress, targetActiveInstances, stepComplete: false, stepLaunchComplete: false, timestamp: this.ctx.clock.now() },
+    });
+    this.events.enqueue({ requestId, deployId, pendingType: 'NEXT_DEPLOY_STEP', user });
+    await this.ctx.state.flush();
     this.scheduler.tickSoon(0);
     return this.read.requestParent(record);
   }

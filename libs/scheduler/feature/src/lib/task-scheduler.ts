@@ -224,12 +224,42 @@ export class TaskScheduler {
         this.ctx.state.removePendingDeploy(requestId);
         continue;
       }
-      const tasks = this.ctx.state.tasksOf(requestId).filter((t) => t.task.taskId.deployId === deployId);
-      const result = checkPendingDeploy({ now, request: requestRecord.request, deploy, pendingDeploy: pending, tasks, settings: this.ctx.settings });
+      const all = this.ctx.state.tasksOf(requestId);
+      const tasks = all.filter((t) => t.task.taskId.deployId === deployId);
+      const otherTasks = all.filter((t) => t.task.taskId.deployId !== deployId);
+      const request = pending.updatedRequest ?? requestRecord.request;
+      const result = checkPendingDeploy({ now, request, deploy, pendingDeploy: pending, tasks, otherTasks, settings: this.ctx.settings });
       if (result.kind === 'waiting') {
-        if (pending.deployProgress.currentActiveInstances !== result.currentActiveInstances) {
-          this.ctx.state.putPendingDeploy({ ...pending, deployProgress: { ...pending.deployProgress, currentActiveInstances: result.currentActiveInstances } });
+        const stepComplete = result.stepCompletedAt !== undefined;
+        if (pending.deployProgress.currentActiveInstances !== result.currentActiveInstances || pending.stepCompletedAt !== result.stepCompletedAt) {
+          this.ctx.state.putPendingDeploy({
+            ...pending,
+            stepCompletedAt: result.stepCompletedAt,
+            deployProgress: { ...pending.deployProgress, currentActiveInstances: result.currentActiveInstances, stepComplete, stepLaunchComplete: stepComplete },
+          });
         }
+        continue;
+      }
+      if (result.kind === 'advance') {
+        // Canary step done: retire old tasks the new deploy now covers, then grow the new deploy.
+        for (const id of result.retireTaskIds) {
+          const old = this.ctx.state.getTask(id);
+          if (old && !isLeaving(old)) this.events.cleanup(old, 'DEPLOY_STEP_FINISHED', pending.deployMarker.user, `deploy ${deployId} step ${result.step - 1} finished`);
+        }
+        this.ctx.state.putPendingDeploy({
+          ...pending,
+          step: result.step,
+          stepCompletedAt: undefined,
+          deployProgress: {
+            ...pending.deployProgress,
+            targetActiveInstances: result.newTarget,
+            stepComplete: false,
+            stepLaunchComplete: false,
+            timestamp: now,
+          },
+        });
+        this.events.enqueue({ requestId, deployId, pendingType: 'NEXT_DEPLOY_STEP', user: pending.deployMarker.user, message: result.message });
+        this.ctx.logger.info({ requestId, deployId, step: result.step, target: result.newTarget }, 'deploy advanced to the next step');
         continue;
       }
       this.finishDeploy(pending, result.deployState, result.message, result.failures, now);
@@ -352,7 +382,8 @@ export class TaskScheduler {
   private processCleanups(now: number): KillOrder[] {
     const state = this.ctx.state;
     const orders: KillOrder[] = [];
-    for (const record of state.leavingTasks()) {
+    const incrementalBudget = new Map<string, number>();
+    for (const record of state.leavingTasks().sort((a, b) => a.task.taskId.instanceNo - b.task.taskId.instanceNo)) {
       const agent = state.agents.get(record.task.mesosTask.agentId.value);
       if (record.killed) {
         // Tasks that ignore a kill get it again (spec §2.5).
@@ -367,7 +398,15 @@ export class TaskScheduler {
       const requestRecord = state.getRequest(record.task.taskId.requestId);
       const longRunning = requestRecord ? isLongRunning(requestRecord.request.requestType) : true;
       let killNow = killsImmediately(cleanup.cleanupType, longRunning) || requestRecord?.state === 'PAUSED' || !requestRecord;
-      if (!killNow && longRunning && requestRecord) killNow = this.activeDeployIsWhole(requestRecord.request.id, requestRecord.request.instances ?? 1, now);
+      if (!killNow && longRunning && requestRecord && cleanup.cleanupType === 'INCREMENTAL_BOUNCE') {
+        // One old task goes for each replacement beyond the instance count that is healthy (spec §2.5).
+        const id = requestRecord.request.id;
+        const budget = incrementalBudget.get(id) ?? this.incrementalBounceBudget(id, requestRecord.request.instances ?? 1, now);
+        killNow = budget > 0;
+        incrementalBudget.set(id, killNow ? budget - 1 : budget);
+      } else if (!killNow && longRunning && requestRecord) {
+        killNow = this.activeDeployIsWhole(requestRecord.request.id, requestRecord.request.instances ?? 1, now);
+      }
       if (!killNow && !longRunning) {
         const waitMillis = requestRecord?.request.killOldNonLongRunningTasksAfterMillis ?? this.ctx.settings.killNonLongRunningTasksInCleanupAfterSeconds * 1000;
         killNow = now - cleanup.timestamp >= waitMillis;
@@ -387,6 +426,19 @@ export class TaskScheduler {
       if (agent) orders.push({ agent, taskId: record.task.taskId.id, request: { destroy, user: cleanup.user, message: cleanup.message } });
     }
     return orders;
+  }
+
+  /** How many incrementally bounced tasks may die now: healthy staying + bounced still alive − instances. */
+  private incrementalBounceBudget(requestId: string, instances: number, now: number): number {
+    const activeDeployId = this.ctx.state.activeDeployId(requestId);
+    let healthyStaying = 0;
+    let bouncedAlive = 0;
+    for (const t of this.ctx.state.tasksOf(requestId)) {
+      if (t.task.taskId.deployId !== activeDeployId) continue;
+      if (t.cleanup?.cleanupType === 'INCREMENTAL_BOUNCE') bouncedAlive++;
+      else if (!isLeaving(t) && isHealthy(t, now, this.ctx.settings.considerTaskHealthyAfterRunningForSeconds)) healthyStaying++;
+    }
+    return healthyStaying + bouncedAlive - instances;
   }
 
   /** True when the request's active deploy runs its instances, none leaving, all healthy. */

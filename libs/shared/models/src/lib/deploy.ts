@@ -1,4 +1,5 @@
 import type {
+  CanaryAcceptanceMode,
   DeployFailureReason,
   DeployState,
   HealthcheckProtocol,
@@ -113,6 +114,19 @@ export interface SingularityRunNowRequest extends RunOverrides {
   runAt?: number;
 }
 
+/**
+ * How a deploy proceeds in steps (spec §1 "Steps"). Not in the 2020 reference;
+ * validation always fills it, from the legacy step fields when not sent.
+ */
+export interface CanaryDeploySettings {
+  enableCanaryDeploy: boolean;
+  instanceGroupSize: number;
+  acceptanceMode: CanaryAcceptanceMode;
+  waitMillisBetweenGroups: number;
+  allowedTasksFailuresPerGroup: number;
+  canaryCycleCount: number;
+}
+
 /** A deploy: one immutable version of what a request runs (spec §1). */
 export interface SingularityDeploy {
   requestId: string;
@@ -162,6 +176,7 @@ export interface SingularityDeploy {
   deployStepWaitTimeMs?: number;
   autoAdvanceDeploySteps?: boolean;
   maxTaskRetries?: number;
+  canaryDeploySettings?: CanaryDeploySettings;
 }
 
 export interface SingularityDeployRequest {
@@ -190,6 +205,8 @@ export interface SingularityDeployProgress {
   deployInstanceCountPerStep: number;
   deployStepWaitTimeMs: number;
   stepComplete: boolean;
+  /** The spec's name for `stepComplete`; both are emitted. */
+  stepLaunchComplete?: boolean;
   autoAdvanceDeploySteps: boolean;
   failedDeployTasks: SingularityTaskId[];
   timestamp: number;

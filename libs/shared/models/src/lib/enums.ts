@@ -218,3 +218,7 @@ export function isDeployable(type: RequestType): boolean {
 export function isRunnableState(state: RequestState): boolean {
   return state === 'ACTIVE' || state === 'SYSTEM_COOLDOWN' || state === 'DEPLOYING_TO_UNPAUSE';
 }
+
+/** How a canary (incremental) deploy accepts a step (spec §1 Steps). */
+export const CANARY_ACCEPTANCE_MODES = ['NONE', 'TIMED', 'CHECKS'] as const;
+export type CanaryAcceptanceMode = (typeof CANARY_ACCEPTANCE_MODES)[number];

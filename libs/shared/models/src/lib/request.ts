@@ -15,6 +15,8 @@ export interface SingularityRequest {
   scheduleType?: ScheduleType;
   scheduleTimeZone?: string;
   instances?: number;
+  /** Upper bound for `instances` on scale (spec §1). */
+  maxScale?: number;
   rackSensitive?: boolean;
   loadBalanced?: boolean;
   killOldNonLongRunningTasksAfterMillis?: number;

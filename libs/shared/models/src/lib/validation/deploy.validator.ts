@@ -9,7 +9,8 @@ import type {
   SingularityDeploy,
   SingularityDeployRequest,
 } from '../deploy';
-import { HEALTHCHECK_PROTOCOLS, LOGROTATE_FREQUENCIES } from '../enums';
+import { CANARY_ACCEPTANCE_MODES, HEALTHCHECK_PROTOCOLS, LOGROTATE_FREQUENCIES } from '../enums';
+import type { CanaryDeploySettings } from '../deploy';
 import type { SingularityRequest } from '../request';
 import { readRunNowRequest } from './action-bodies.validator';
 import { checkPositiveResources, readEnv, readMesosArtifact, readResources } from './common-fields';
@@ -33,22 +34,6 @@ export const CONTAINER_TYPES = ['MESOS', 'DOCKER'] as const;
 export const DOCKER_NETWORK_TYPES = ['BRIDGE', 'HOST', 'NONE'] as const;
 export const DOCKER_PORT_MAPPING_TYPES = ['LITERAL', 'FROM_OFFER'] as const;
 export const HEALTHCHECK_METHODS = ['GET', 'POST'] as const;
-export const CANARY_ACCEPTANCE_MODES = ['NONE', 'TIMED', 'CHECKS'] as const;
-export type CanaryAcceptanceMode = (typeof CANARY_ACCEPTANCE_MODES)[number];
-
-/**
- * How a deploy proceeds in steps (spec §1 "Steps"). Not in the 2020 reference;
- * always emitted, built from the legacy step fields when not sent.
- */
-export interface CanaryDeploySettings {
-  enableCanaryDeploy: boolean;
-  instanceGroupSize: number;
-  acceptanceMode: CanaryAcceptanceMode;
-  waitMillisBetweenGroups: number;
-  allowedTasksFailuresPerGroup: number;
-  canaryCycleCount: number;
-}
-
 export const DEFAULT_CANARY_DEPLOY_SETTINGS: Readonly<CanaryDeploySettings> = Object.freeze({
   enableCanaryDeploy: false,
   instanceGroupSize: 1,
