@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { isProcessAlive, liveProcessGroupMembers } from '@singularity/node-util';
 import { eventually, ExecutorRun } from './testing/executor-harness';
-import { isAlive, liveGroupMembers } from './testing/process-check';
 
 /** Kill semantics (spec slave §1.8) through the real executor, as the agent kills: kill file, then SIGTERM. */
 describe('executor: killing a task', () => {
@@ -24,7 +24,7 @@ describe('executor: killing a task', () => {
     expect(killed.message).toMatch(/^Task killed\. Process exited gracefully with code 143 \(shutdownTime: \d+ms\)$/);
     expect(killed).toMatchObject({ exitCode: 143, forced: false });
     expect(await run.waitForExit()).toBe(0);
-    expect(liveGroupMembers(pgid)).toEqual([]);
+    expect(liveProcessGroupMembers(pgid)).toEqual([]);
   });
 
   it('a task ignoring SIGTERM is SIGKILLed after the grace, with everything in its group', async () => {
@@ -40,13 +40,13 @@ describe('executor: killing a task', () => {
         return undefined;
       }
     }, 'grandchild pid');
-    expect(isAlive(grandchild)).toBe(true);
+    expect(isProcessAlive(grandchild)).toBe(true);
     run.kill();
     const killed = await run.waitForState('TASK_KILLED');
     expect(killed.message).toMatch(/^Task killed forcibly after waiting at least 00:01\.000 \(shutdownTime: \d+ms\)$/);
     expect(killed).toMatchObject({ exitCode: 137, forced: true });
-    expect(liveGroupMembers(pgid)).toEqual([]);
-    expect(isAlive(grandchild)).toBe(false);
+    expect(liveProcessGroupMembers(pgid)).toEqual([]);
+    expect(isProcessAlive(grandchild)).toBe(false);
     expect(await run.waitForExit()).toBe(0);
   });
 
@@ -68,7 +68,7 @@ describe('executor: killing a task', () => {
     const killed = await run.waitForState('TASK_KILLED');
     expect(killed.message).toMatch(/^Task killed forcibly by alice \(shutdownTime: \d+ms\)$/);
     expect(killed).toMatchObject({ exitCode: 137, forced: true });
-    expect(liveGroupMembers(pgid)).toEqual([]);
+    expect(liveProcessGroupMembers(pgid)).toEqual([]);
   });
 
   it('three kills give one SIGTERM, one timer and exactly one terminal update', async () => {

@@ -8,7 +8,6 @@ export * from './lib/artifact-stager';
 export * from './lib/embedded-artifacts';
 export * from './lib/task-status-messages';
 export * from './lib/status-writer';
-export * from './lib/process-group';
 export * from './lib/process-killer';
 export * from './lib/kill-request';
 export * from './lib/task-process';

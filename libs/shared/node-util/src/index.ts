@@ -1,3 +1,4 @@
 export * from './lib/logger';
 export * from './lib/config';
 export * from './lib/lifecycle';
+export * from './lib/procfs';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isProcessAlive, processStartTime } from '@singularity/node-util';
 import { ConflictError } from '@singularity/util';
 import { writeFileAtomic } from './control-files';
-import { isProcessAlive, processStartTime } from './process-probe';
 
 /**
  * The agent's id, generated once and kept in `<dataDir>/agent-id`: the

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { AGENT_HTTP } from '@singularity/models';
-import { eventually, freePort, processAlive, spawnTs, tempDir, waitForHttp, type SpawnedProcess, type TempDir } from '@singularity/testing';
+import { isProcessAlive } from '@singularity/node-util';
+import { eventually, freePort, spawnTs, tempDir, waitForHttp, type SpawnedProcess, type TempDir } from '@singularity/testing';
 import { aLaunchRequest, fakeExecutorCommand, killLaunchedExecutors, launchesIn, postJson } from '../testing/agent-test-kit';
 import { FakeScheduler } from '../testing/fake-scheduler';
 
@@ -73,7 +74,7 @@ describe('agent process', () => {
     const [{ pid }] = launchesIn(launchLog);
 
     await first.stop('SIGKILL');
-    expect(processAlive(pid)).toBe(true);
+    expect(isProcessAlive(pid)).toBe(true);
 
     await startAgent();
     await eventually(() => expect(scheduler.registrations).toHaveLength(2), { timeoutMs: 10000, description: 'registered again' });
@@ -82,7 +83,7 @@ describe('agent process', () => {
 
     scheduler.recover();
     await eventually(() => expect(scheduler.statesOf(request.spec.taskId)).toEqual(running), { timeoutMs: 15000, description: 'statuses relayed' });
-    expect(processAlive(pid)).toBe(true);
+    expect(isProcessAlive(pid)).toBe(true);
     expect(launchesIn(launchLog)).toHaveLength(1);
   });
 
@@ -98,7 +99,7 @@ describe('agent process', () => {
 
     process.kill(agent.pid, 'SIGTERM');
     expect(await agent.exited).toEqual({ code: 0, signal: null });
-    for (const pid of pids) expect(processAlive(pid)).toBe(false);
+    for (const pid of pids) expect(isProcessAlive(pid)).toBe(false);
     for (const r of requests) {
       expect(scheduler.statesOf(r.spec.taskId)).toEqual([...running, 'TASK_KILLED']);
       expect(scheduler.updatesOf(r.spec.taskId).at(-1)?.message).toBe('Task killed after SIGTERM: The agent is shutting down');

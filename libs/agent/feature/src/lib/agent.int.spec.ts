@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_HTTP, safeTaskId, type AgentLaunchRequest, type AgentTaskReport } from '@singularity/models';
-import { eventually, processAlive, tempDir, type TempDir } from '@singularity/testing';
+import { isProcessAlive } from '@singularity/node-util';
+import { eventually, tempDir, type TempDir } from '@singularity/testing';
 import {
   aLaunchRequest,
   killLaunchedExecutors,
@@ -151,7 +152,7 @@ describe('Agent with FakeExecutor and FakeScheduler', () => {
     await waitForStates(request.spec.taskId, ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_KILLED'], 'task killed');
     // The FakeExecutor puts kill.json's message into TASK_KILLED: it read the request after its SIGTERM.
     expect(scheduler.updatesOf(request.spec.taskId).at(-1)?.message).toBe('Task killed after SIGTERM: scale down');
-    await eventually(() => expect(processAlive(pid)).toBe(false), { description: 'executor exited' });
+    await eventually(() => expect(isProcessAlive(pid)).toBe(false), { description: 'executor exited' });
 
     await eventually(async () => expect(await agentTasks(agent)).toEqual([]), { description: 'task dropped from the table' });
     expect(existsSync(join(dataDir, 'executors-finished', safeTaskId(request.spec.taskId), 'status.jsonl'))).toBe(true);
@@ -194,14 +195,14 @@ describe('Agent with FakeExecutor and FakeScheduler', () => {
     const victimPid = launchesIn(launchLog).find((l) => l.taskId === victim.spec.taskId)?.pid as number;
     const survivorPid = launchesIn(launchLog).find((l) => l.taskId === survivor.spec.taskId)?.pid as number;
     process.kill(-victimPid, 'SIGKILL');
-    await eventually(() => expect(processAlive(victimPid)).toBe(false), { description: 'victim dead' });
+    await eventually(() => expect(isProcessAlive(victimPid)).toBe(false), { description: 'victim dead' });
 
     const second = await startAgent();
     await waitForStates(victim.spec.taskId, ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_LOST'], 'victim lost');
     expect(scheduler.updatesOf(victim.spec.taskId).at(-1)?.message).toBe('Executor is gone');
     await second.whenRegistered();
     expect(scheduler.registrations.at(-1)?.tasks).toContainEqual({ taskId: survivor.spec.taskId, state: 'TASK_RUNNING', executorPid: survivorPid });
-    expect(processAlive(survivorPid)).toBe(true);
+    expect(isProcessAlive(survivorPid)).toBe(true);
 
     // The re-attached executor is still under control: a kill reaches it.
     expect((await postJson(url(second, AGENT_HTTP.kill(survivor.spec.taskId)), { message: 'bye' })).status).toBe(202);

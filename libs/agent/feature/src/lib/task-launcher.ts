@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import type { AgentKillRequest, ExecutorLaunchSpec, ExecutorTaskDefinition, TaskStatusRecord } from '@singularity/models';
-import type { Logger } from '@singularity/node-util';
+import { findProcessWithArg, isProcessAlive, killProcessTree, processStartTime, signalProcess, type Logger } from '@singularity/node-util';
 import { ConflictError, systemClock, type Clock } from '@singularity/util';
 import { appendStatusRecord, taskPaths, writeJsonAtomic, type ExecutorProcessRecord } from './control-files';
-import { findProcessWithArg, isProcessAlive, killProcessTree, processStartTime, sendSignal } from './process-probe';
 import type { StatusRelay } from './status-relay';
 import type { TaskEntry, TaskTable } from './task-table';
 
@@ -135,7 +134,7 @@ export class TaskLauncher {
     writeJsonAtomic(entry.paths.killFile, request);
     entry.kill = { request, at: this.clock.now(), escalated: entry.kill?.escalated };
     this.logger.info({ taskId, pid: entry.executor.pid, destroy: request.destroy ?? false, user: request.user, message: request.message }, 'killing task: SIGTERM to its executor');
-    if (!sendSignal(entry.executor.pid, 'SIGTERM')) {
+    if (!signalProcess(entry.executor.pid, 'SIGTERM')) {
       this.markGone(entry, { kind: 'vanished' });
       return 'killing';
     }

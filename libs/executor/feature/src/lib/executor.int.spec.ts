@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { ExecutorData, ExecutorTaskDefinition, TaskStatusRecord } from '@singularity/models';
+import { isProcessAlive } from '@singularity/node-util';
 import type { ArtifactStager, StagingContext } from './artifact-stager';
 import { defaultArtifactStagers, TaskExecutor } from './executor';
 import { TaskFailureError } from './executor-errors';
-import { isProcessRunning } from './process-group';
 import { StatusWriter } from './status-writer';
 
 /**
@@ -121,7 +121,7 @@ describe('TaskExecutor', () => {
     expect(terminal).toMatchObject({ state: 'TASK_FINISHED', message: 'Process exited normally with code 0', exitCode: 0 });
     const leftover = Number(readFileSync(join(def.sandboxDirectory, 'leftover.pid'), 'utf8'));
     expect(leftover).toBeGreaterThan(1);
-    expect(isProcessRunning(leftover)).toBe(false);
+    expect(isProcessAlive(leftover)).toBe(false);
     expect(executor.processPid).toBeGreaterThan(1);
     expect(statuses(def).map((s) => s.state)).toEqual(['TASK_STARTING', 'TASK_RUNNING', 'TASK_FINISHED']);
   });

@@ -1,8 +1,8 @@
 import { closeSync, openSync } from 'node:fs';
+import { constants } from 'node:os';
 import execa from 'execa';
-import type { Logger } from '@singularity/node-util';
+import { liveProcessGroupMembers, signalProcessGroup, type Logger, type ProcStat } from '@singularity/node-util';
 import { systemClock, type Clock } from '@singularity/util';
-import { exitCodeOf, listProcessGroup, signalProcessGroup, type ProcessInfo } from './process-group';
 import type { KillTarget } from './process-killer';
 import { SANDBOX_FILES, sandboxPath } from './sandbox-layout';
 
@@ -20,6 +20,16 @@ export interface TaskProcessOptions {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   clock?: Clock;
+}
+
+/** Exit status in the shell's convention: a death by signal N is 128 + N (143 SIGTERM, 137 SIGKILL). */
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  if (signal !== null) {
+    const signo = constants.signals[signal];
+    if (signo !== undefined) return 128 + signo;
+  }
+  return 255;
 }
 
 const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis));
@@ -108,13 +118,13 @@ export class TaskProcess implements KillTarget {
    * `timeoutMillis` for them to go. Returns the processes still alive then.
    * TODO(cgroups): processes that left the group (setsid) escape this; a cgroup catches them.
    */
-  async killLeftovers(timeoutMillis: number): Promise<ProcessInfo[]> {
-    const before = listProcessGroup(this.pid);
+  async killLeftovers(timeoutMillis: number): Promise<ProcStat[]> {
+    const before = liveProcessGroupMembers(this.pid);
     if (before.length > 0) this.logger.warn({ pgid: this.pid, leftovers: before }, 'killing processes left in the task process group');
     const deadline = Date.now() + timeoutMillis;
     for (;;) {
       if (!this.signalQuietly('SIGKILL')) return [];
-      const left = listProcessGroup(this.pid);
+      const left = liveProcessGroupMembers(this.pid);
       if (left.length === 0) return [];
       if (Date.now() >= deadline) {
         this.logger.error({ pgid: this.pid, survivors: left }, 'processes of the task group survived SIGKILL');

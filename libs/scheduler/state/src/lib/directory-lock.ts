@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isProcessAlive, processStartTime } from '@singularity/node-util';
 import { LOCK_FILE } from './state-files';
 import { StateStoreLockedError } from './state-store.errors';
 
@@ -125,35 +125,14 @@ function ownerAlive(owner: LockOwner): boolean {
   // Our own pid, but the directory is not in `heldHere`: a lock left by an earlier process that had
   // the same pid (common in containers, where the scheduler is often pid 1).
   if (owner.pid === process.pid) return false;
-  if (!processAlive(owner.pid)) return false;
-  const started = processStartTicks(owner.pid);
-  return owner.started === undefined || started === undefined || started === owner.started;
+  // A zombie does not count; a start time other than the recorded one means the pid was reused.
+  return isProcessAlive(owner.pid, owner.started === undefined ? undefined : Number(owner.started));
 }
 
-/** Whether `pid` runs (a zombie does not count). */
-function processAlive(pid: number): boolean {
-  const state = procStatFields(pid)?.[0];
-  if (state !== undefined) return state !== 'Z' && state !== 'X';
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
+/** Kept as a string in the LOCK file, as earlier versions wrote it. */
 function processStartTicks(pid: number): string | undefined {
-  return procStatFields(pid)?.[19];
-}
-
-/** Fields of /proc/<pid>/stat after "pid (comm)": [0] is the state, [19] the start time. */
-function procStatFields(pid: number): string[] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
+  const ticks = processStartTime(pid);
+  return ticks === undefined ? undefined : String(ticks);
 }
 
 function ignoreMissing(err: NodeJS.ErrnoException): void {

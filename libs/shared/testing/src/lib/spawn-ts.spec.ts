@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { groupAlive, processAlive, spawnTs, type SpawnedProcess } from './spawn-ts';
+import { isProcessAlive, isProcessGroupAlive } from '@singularity/node-util';
+import { spawnTs, type SpawnedProcess } from './spawn-ts';
 
 const fixture = join(__dirname, 'fixtures', 'process-tree.fixture.ts');
 
@@ -25,8 +26,8 @@ describe('spawnTs', () => {
     const { pid, child } = await ready(handle);
     expect(pid).toBe(handle.pid);
     expect(handle.stdout()).toContain('env=hello');
-    expect(processAlive(child)).toBe(true);
-    expect(groupAlive(handle.pid)).toBe(true);
+    expect(isProcessAlive(child)).toBe(true);
+    expect(isProcessGroupAlive(handle.pid)).toBe(true);
   });
 
   it('stop() signals the whole group and waits for it', async () => {
@@ -34,8 +35,8 @@ describe('spawnTs', () => {
     const { child } = await ready(handle);
     const exit = await handle.stop();
     expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
-    expect(processAlive(child)).toBe(false);
-    expect(groupAlive(handle.pid)).toBe(false);
+    expect(isProcessAlive(child)).toBe(false);
+    expect(isProcessGroupAlive(handle.pid)).toBe(false);
     expect(handle.exitInfo()).toEqual(exit);
     await expect(handle.stop()).resolves.toEqual(exit);
   });
@@ -45,7 +46,7 @@ describe('spawnTs', () => {
     await ready(handle);
     const exit = await handle.stop('SIGTERM', { timeoutMs: 300 });
     expect(exit.signal).toBe('SIGKILL');
-    expect(groupAlive(handle.pid)).toBe(false);
+    expect(isProcessGroupAlive(handle.pid)).toBe(false);
   });
 
   it('waits for grandchildren that outlive the leader', async () => {
@@ -53,8 +54,8 @@ describe('spawnTs', () => {
     const { child } = await ready(handle);
     const exit = await handle.stop('SIGTERM', { timeoutMs: 300 });
     expect(exit.signal).toBe('SIGTERM');
-    expect(processAlive(child)).toBe(false);
-    expect(groupAlive(handle.pid)).toBe(false);
+    expect(isProcessAlive(child)).toBe(false);
+    expect(isProcessGroupAlive(handle.pid)).toBe(false);
   });
 
   it('reports output and exit when the awaited line never comes', async () => {

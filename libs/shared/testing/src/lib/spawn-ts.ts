@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { isProcessGroupAlive, signalProcessGroup } from '@singularity/node-util';
 import { eventually } from './eventually';
 import { repoRoot, tsRegisterPath } from './repo-paths';
 
@@ -120,15 +120,15 @@ export function spawnTs(scriptPath: string, args: string[] = [], options: SpawnT
       const timeoutMs = stopOptions.timeoutMs ?? 10000;
       const gone = async (ms: number) => {
         try {
-          await eventually(() => exit !== undefined && !groupAlive(pid), { timeoutMs: ms, intervalMs: 20, description: `process group ${pid} exits` });
+          await eventually(() => exit !== undefined && !isProcessGroupAlive(pid), { timeoutMs: ms, intervalMs: 20, description: `process group ${pid} exits` });
           return true;
         } catch {
           return false;
         }
       };
-      signalGroup(pid, signal);
+      signalProcessGroup(pid, signal);
       if (!(await gone(timeoutMs))) {
-        signalGroup(pid, 'SIGKILL');
+        signalProcessGroup(pid, 'SIGKILL');
         if (!(await gone(5000))) throw new Error(`process group ${pid} of ${script} survived SIGKILL${describeTail()}`);
       }
       running.delete(pid);
@@ -138,75 +138,11 @@ export function spawnTs(scriptPath: string, args: string[] = [], options: SpawnT
   return handle;
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
-
-/**
- * Whether any live (non-zombie) process is in group `pgid`. Orphaned members
- * may stay zombies when PID 1 does not reap them, so /proc is read where it
- * exists; elsewhere a signal-0 probe is used.
- */
-export function groupAlive(pgid: number): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    try {
-      process.kill(-pgid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = procStat(Number(entry));
-    if (stat && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') return true;
-  }
-  return false;
-}
-
-/** Whether process `pid` exists and is not a zombie. */
-export function processAlive(pid: number): boolean {
-  const stat = procStat(pid);
-  if (stat) return stat.state !== 'Z' && stat.state !== 'X';
-  try {
-    process.kill(pid, 0);
-    return readdirSafe('/proc') === undefined; // no /proc: trust the probe
-  } catch {
-    return false;
-  }
-}
-
-function procStat(pid: number): { state: string; pgrp: number } | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses, so split after the last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], pgrp: Number(fields[2]) };
-  } catch {
-    return undefined;
-  }
-}
-
-function readdirSafe(path: string): string[] | undefined {
-  try {
-    return readdirSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const pgid of running) signalGroup(pgid, 'SIGKILL');
+    for (const pgid of running) signalProcessGroup(pgid, 'SIGKILL');
   });
 }
 
