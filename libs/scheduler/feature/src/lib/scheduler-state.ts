@@ -59,6 +59,30 @@ export interface FinishedTaskRecord {
   finishedAt: number;
 }
 
+/**
+ * What happened, as the live state records it. Listeners run synchronously
+ * inside the mutation, so anything they write (e.g. a webhook queue entry)
+ * lands in the same commit as the event itself.
+ */
+export type StateEvent =
+  | { type: 'requestHistory'; entry: RequestHistoryRecord }
+  | { type: 'taskUpdate'; task: SingularityTask; update: SingularityTaskHistoryUpdate }
+  | { type: 'deployStarted'; pendingDeploy: PendingDeployRecord; deploy?: SingularityDeploy }
+  | { type: 'deployFinished'; pendingDeploy: PendingDeployRecord; deploy?: SingularityDeploy; result: SingularityDeployResult };
+
+/**
+ * A collection owned by an extension (webhooks, history persister…): a map in
+ * memory whose writes join the state's next commit.
+ */
+export interface ExtensionCollection<T> {
+  get(key: string): T | undefined;
+  values(): IterableIterator<T>;
+  entries(): IterableIterator<[string, T]>;
+  readonly size: number;
+  put(key: string, value: T): void;
+  delete(key: string): void;
+}
+
 /** Collections of the live state; one znode directory each in ZooKeeper. */
 const C = {
   requests: 'requests',
@@ -131,6 +155,9 @@ export class SchedulerState {
   readonly racks = new Map<string, RackRecord>();
 
   private batch: StateOp[] = [];
+  private readonly listeners: Array<(event: StateEvent) => void> = [];
+  private readonly extensions = new Map<string, Map<string, unknown>>();
+  private snapshot: Map<string, Map<string, unknown>> | undefined;
   private failure: Error | undefined;
 
   constructor(private readonly store: StateStore) {}
@@ -138,6 +165,7 @@ export class SchedulerState {
   /** Rebuilds memory from the store. Call once, before anything else. */
   async load(): Promise<void> {
     const snapshot = await this.store.load();
+    this.snapshot = snapshot;
     const each = <T>(collection: string, fn: (key: string, value: T) => void) => {
       for (const [key, value] of snapshot.get(collection) ?? []) fn(key, value as T);
     };
@@ -176,6 +204,40 @@ export class SchedulerState {
     });
     each<AgentRecord>(C.agents, (k, v) => this.agents.set(k, v));
     each<RackRecord>(C.racks, (k, v) => this.racks.set(k, v));
+  }
+
+  /** Registers a listener for state events (see StateEvent). */
+  subscribe(listener: (event: StateEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private emit(event: StateEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+
+  /** A collection for an extension module, loaded from the store on first use. */
+  extension<T>(collection: string): ExtensionCollection<T> {
+    let records = this.extensions.get(collection) as Map<string, T> | undefined;
+    if (!records) {
+      records = new Map((this.snapshot?.get(collection) ?? new Map()) as Map<string, T>);
+      this.extensions.set(collection, records);
+    }
+    const map = records;
+    return {
+      get: (key) => map.get(key),
+      values: () => map.values(),
+      entries: () => map.entries(),
+      get size() {
+        return map.size;
+      },
+      put: (key, value) => {
+        map.set(key, value);
+        this.put(collection, key, value);
+      },
+      delete: (key) => {
+        if (map.delete(key)) this.del(collection, key);
+      },
+    };
   }
 
   /** Commits every op queued since the last flush, atomically and durably. */
@@ -224,6 +286,7 @@ export class SchedulerState {
     list.push(entry);
     this.requestHistory.set(entry.request.id, list);
     this.put(C.requestHistory, requestHistoryKey(entry), entry);
+    this.emit({ type: 'requestHistory', entry });
     while (list.length > MAX_REQUEST_HISTORY_PER_REQUEST) this.del(C.requestHistory, requestHistoryKey(list.shift()!));
   }
   getRequestHistory(requestId: string): readonly RequestHistoryRecord[] {
@@ -259,7 +322,11 @@ export class SchedulerState {
     return this.pendingDeploys.get(requestId);
   }
   putPendingDeploy(record: PendingDeployRecord): void {
+    const previous = this.pendingDeploys.get(record.deployMarker.requestId);
     this.pendingDeploys.set(record.deployMarker.requestId, record);
+    if (!previous || previous.deployMarker.deployId !== record.deployMarker.deployId) {
+      this.emit({ type: 'deployStarted', pendingDeploy: record, deploy: this.getDeploy(record.deployMarker.requestId, record.deployMarker.deployId) });
+    }
     this.put(C.pendingDeploys, record.deployMarker.requestId, record);
   }
   removePendingDeploy(requestId: string): void {
@@ -272,6 +339,10 @@ export class SchedulerState {
   putDeployResult(requestId: string, deployId: string, result: SingularityDeployResult): void {
     this.deployResults.set(deployKey(requestId, deployId), result);
     this.put(C.deployResults, deployKey(requestId, deployId), result);
+    const pending = this.pendingDeploys.get(requestId);
+    if (pending && pending.deployMarker.deployId === deployId) {
+      this.emit({ type: 'deployFinished', pendingDeploy: pending, deploy: this.getDeploy(requestId, deployId), result });
+    }
   }
   getDeployStatistics(requestId: string, deployId: string): DeployStatistics | undefined {
     return this.deployStatistics.get(deployKey(requestId, deployId));
@@ -350,6 +421,7 @@ export class SchedulerState {
     record.updates.push(update);
     if (update.taskState !== 'TASK_LAUNCHED' && update.taskState !== 'TASK_CLEANING') this.awaitingAgent.delete(update.taskId.id);
     this.put(C.taskUpdates, `${update.taskId.id}:${update.taskState}`, update);
+    this.emit({ type: 'taskUpdate', task: record.task, update });
   }
   putCleanup(record: TaskRecord, cleanup: SingularityTaskCleanup): void {
     record.cleanup = cleanup;
