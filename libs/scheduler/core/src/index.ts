@@ -7,3 +7,4 @@ export * from './lib/deploy-check';
 export * from './lib/task-launch';
 export * from './lib/failures';
 export * from './lib/placement';
+export * from './lib/health';

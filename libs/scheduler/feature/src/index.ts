@@ -11,3 +11,4 @@ export * from './lib/agent.service';
 export * from './lib/scheduler-runtime';
 // Test support (used by specs only): the harness of conventions §10 and a recording gateway.
 export * from './lib/scheduler.harness';
+export * from './lib/health';
