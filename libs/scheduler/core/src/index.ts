@@ -7,4 +7,5 @@ export * from './lib/deploy-check';
 export * from './lib/task-launch';
 export * from './lib/failures';
 export * from './lib/placement';
+export * from './lib/schedule';
 export * from './lib/health';

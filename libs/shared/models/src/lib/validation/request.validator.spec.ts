@@ -2,7 +2,8 @@ import { InvalidRequestError } from '@singularity/util';
 import fc from 'fast-check';
 import { REQUEST_TYPES, type RequestType } from '../enums';
 import type { SingularityRequest } from '../request';
-import { effectiveAgentPlacement, validateRequest, validateRequestUpdate } from './request.validator';
+import { FieldReader } from './field-reader';
+import { effectiveAgentPlacement, readRequest, validateRequest, validateRequestUpdate } from './request.validator';
 import { DEFAULT_VALIDATION_LIMITS } from './validation-limits';
 
 /** Runs `fn`, expects an InvalidRequestError and returns it. */
@@ -156,17 +157,58 @@ describe('validateRequest', () => {
     });
   });
 
-  describe('schedule fields', () => {
-    it('are required for SCHEDULED and kept as given', () => {
-      expectInvalid(() => validateRequest({ id: 'x', requestType: 'SCHEDULED' }), 'schedule', 'schedule: required for SCHEDULED requests');
-      const request = validateRequest({
-        id: 'x',
-        requestType: 'SCHEDULED',
+  describe('schedule fields (spec §1, §2.4)', () => {
+    const scheduled = (fields: Record<string, unknown>) => validateRequest({ id: 'x', requestType: 'SCHEDULED', ...fields });
+
+    it('are required for SCHEDULED', () => {
+      expectInvalid(() => scheduled({}), 'schedule', 'schedule: required for SCHEDULED requests (or quartzSchedule)');
+    });
+
+    it('keeps schedule as given and stores its Quartz form (scenario 24)', () => {
+      const request = scheduled({ schedule: '*/5 * * * *', scheduleType: 'CRON', scheduleTimeZone: 'America/New_York' });
+      expect(request).toMatchObject({
         schedule: '*/5 * * * *',
+        quartzSchedule: '0 */5 * * * ?',
         scheduleType: 'CRON',
         scheduleTimeZone: 'America/New_York',
       });
-      expect(request).toMatchObject({ schedule: '*/5 * * * *', scheduleType: 'CRON', scheduleTimeZone: 'America/New_York' });
+    });
+
+    it.each([
+      [{ schedule: '0 12 * * 0-5' }, '0 0 12 ? * SUN-FRI'],
+      [{ schedule: '0 12 * * 0-5', scheduleType: 'CRON' }, '0 0 12 ? * SUN-FRI'],
+      [{ schedule: '0 0 12 ? * 2-6', scheduleType: 'QUARTZ' }, '0 0 12 ? * 2-6'],
+      [{ schedule: '0 0 12 ? * MON' }, '0 0 12 ? * MON'],
+      [{ quartzSchedule: '0 0 12 ? * MON' }, '0 0 12 ? * MON'],
+      [{ quartzSchedule: '0 0 12 * * mon', scheduleType: 'QUARTZ' }, '0 0 12 ? * MON'],
+      // schedule is the source; a quartzSchedule sent with it (e.g. echoed from a GET) is recomputed.
+      [{ schedule: '0 * * * *', quartzSchedule: '0 0 0 1 1 ? 2000' }, '0 0 * * * ?'],
+    ])('%j → quartzSchedule %j', (fields, quartz) => {
+      const request = scheduled(fields);
+      expect(request.quartzSchedule).toBe(quartz);
+      expect(request.schedule).toBe((fields as { schedule?: string }).schedule);
+      expect(request.scheduleType).toBe((fields as { scheduleType?: string }).scheduleType);
+    });
+
+    it.each<[Record<string, unknown>, string, string | RegExp]>([
+      [{ schedule: '61 * * * *' }, 'schedule', "schedule: minute value 61 is out of range 0-59 (in '61 * * * *')"],
+      [{ schedule: '0 12 * * 8' }, 'schedule', /^schedule: day-of-week value 8 is out of range 0-7/],
+      [{ schedule: 'every day' }, 'schedule', /^schedule: a schedule has 5 fields .* got 2/],
+      [{ schedule: '0 12 * * 1', scheduleType: 'QUARTZ' }, 'schedule', /^schedule: a Quartz schedule has 6 or 7 fields .*use scheduleType CRON/],
+      [{ schedule: '0 0 12 1 * MON' }, 'schedule', /^schedule: day-of-month and day-of-week cannot both be set/],
+      [{ quartzSchedule: '0 0 25 * * ?' }, 'quartzSchedule', /^quartzSchedule: hour value 25 is out of range 0-23/],
+      [{ quartzSchedule: '0 0 * * * ?', scheduleType: 'CRON' }, 'scheduleType', /^scheduleType: must be QUARTZ or absent/],
+      [{ schedule: 'FREQ=DAILY', scheduleType: 'RFC5545' }, 'scheduleType', /^scheduleType: RFC5545 \(RRULE\) schedules are not supported yet/],
+      [{ schedule: '' }, 'schedule', 'schedule: required (got an empty string)'],
+      [{ schedule: 5 }, 'schedule', 'schedule: must be a string (got 5)'],
+    ])('%j → 400 on %s', (fields, field, message) => {
+      expectInvalid(() => scheduled(fields), field, message);
+    });
+
+    it('infers SCHEDULED from schedule and names nested fields by their path', () => {
+      expectInvalid(() => validateRequest({ id: 'x', schedule: '0 99 * * *' }), 'schedule', /^schedule: hour value 99/);
+      const nested = FieldReader.of({ id: 'x', schedule: '0 99 * * *' }, 'updatedRequest');
+      expectInvalid(() => readRequest(nested, DEFAULT_VALIDATION_LIMITS), 'updatedRequest.schedule', /^updatedRequest\.schedule: hour value 99/);
     });
 
     it.each(['schedule', 'quartzSchedule', 'scheduleType'])('%s is refused outside SCHEDULED', (key) => {
@@ -178,9 +220,20 @@ describe('validateRequest', () => {
       );
     });
 
-    it('refuses an unknown scheduleType and time zone', () => {
+    it('refuses an unknown scheduleType', () => {
       expectInvalid(() => validateRequest({ id: 'x', schedule: '* * * * *', scheduleType: 'ISO' }), 'scheduleType');
-      expectInvalid(() => validateRequest({ id: 'x', schedule: '* * * * *', scheduleTimeZone: 'Mars/Olympus' }), 'scheduleTimeZone');
+    });
+
+    it.each(['UTC', 'GMT', 'EST', 'America/New_York', 'Europe/Dublin'])('accepts the time zone %s', (zone) => {
+      expect(scheduled({ schedule: '* * * * *', scheduleTimeZone: zone }).scheduleTimeZone).toBe(zone);
+    });
+
+    it.each(['Mars/Olympus', '', '+05:00', 5])('refuses the time zone %j (scenario 24)', (zone) => {
+      expectInvalid(
+        () => scheduled({ schedule: '* * * * *', scheduleTimeZone: zone }),
+        'scheduleTimeZone',
+        /^scheduleTimeZone: must be a known time zone such as 'America\/New_York' or 'UTC' \(got /,
+      );
     });
   });
 
@@ -371,16 +424,25 @@ describe('validateRequest', () => {
       {
         ...common,
         requestType: fc.constant('SCHEDULED'),
-        schedule: fc.constantFrom('*/5 * * * *', '0 12 * * 0-5'),
-        scheduleType: fc.constantFrom('CRON', 'QUARTZ'),
+        schedule: fc.constantFrom('*/5 * * * *', '0 12 * * 0-5', '0 0 12 L * ?'),
+        scheduleType: fc.constant('CRON'),
         instances: fc.constant(1),
       },
       { requiredKeys: ['id', 'schedule'] },
     );
+    const quartzScheduled = fc.record(
+      {
+        ...common,
+        requestType: fc.constant('SCHEDULED'),
+        schedule: fc.constantFrom('0 */5 * * * ?', '0 0 12 ? * 1-6', '0 15 10 ? * 6L 2030-2040'),
+        scheduleType: fc.constant('QUARTZ'),
+      },
+      { requiredKeys: ['id', 'schedule', 'scheduleType'] },
+    );
 
     it('a valid request round-trips through JSON and validates to the same value', () => {
       fc.assert(
-        fc.property(fc.oneof(longRunning, nonLongRunning, scheduled), (input) => {
+        fc.property(fc.oneof(longRunning, nonLongRunning, scheduled, quartzScheduled), (input) => {
           const once = validateRequest(input);
           expect(REQUEST_TYPES).toContain(once.requestType);
           const twice = validateRequest(JSON.parse(JSON.stringify(once)));
@@ -390,6 +452,8 @@ describe('validateRequest', () => {
           expect(twice.requiredAgentAttributes).toEqual(twice.requiredSlaveAttributes);
           expect(twice.allowedAgentAttributes).toEqual(twice.allowedSlaveAttributes);
           expect(twice.agentAttributeMinimums).toEqual(twice.slaveAttributeMinimums);
+          // Every SCHEDULED request carries the Quartz form the scheduler fires on.
+          if (twice.requestType === 'SCHEDULED') expect(twice.quartzSchedule).toEqual(expect.any(String));
         }),
         { numRuns: 300 },
       );

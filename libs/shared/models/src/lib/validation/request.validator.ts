@@ -1,7 +1,12 @@
 import { AGENT_PLACEMENTS, REQUEST_TYPES, SCHEDULE_TYPES, isLongRunning, type AgentPlacement, type RequestType } from '../enums';
 import type { SingularityRequest } from '../request';
 import { FieldReader, asInteger, asListOf, asMapOf, asOneOf, compact, describeValue, invalidField } from './field-reader';
+import { isValidTimeZone, resolveQuartzSchedule } from './schedule';
 import { DEFAULT_VALIDATION_LIMITS, type ValidationLimits } from './validation-limits';
+
+// The schedule helpers are public through this module (the validation barrel exports it): the scheduler
+// core evaluates the schedules this validator accepts.
+export * from './schedule';
 
 /** spec §1: request ids use `[A-Za-z0-9_-]` (task ids are parsed from the right, so `-` is fine here). */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]+$/;
@@ -103,23 +108,21 @@ export function readRequest(r: FieldReader, limits: ValidationLimits): Validated
     throw invalidField(r.field('instances'), `must be 1 for SCHEDULED requests (got ${instances})`);
   }
 
-  // Schedule fields belong to SCHEDULED requests only.
+  // Schedule fields belong to SCHEDULED requests only (spec §1). `schedule` is kept as given; the Quartz form
+  // the scheduler fires on is derived into `quartzSchedule` (spec §2.4).
   const schedule = r.string('schedule', { nonEmpty: true });
-  const quartzSchedule = r.string('quartzSchedule', { nonEmpty: true });
+  const quartzScheduleInput = r.string('quartzSchedule', { nonEmpty: true });
   const scheduleType = r.oneOf('scheduleType', SCHEDULE_TYPES);
+  let quartzSchedule: string | undefined;
   if (scheduled) {
-    // TODO(cron issue): parse `schedule` per spec §2.4 (cron → quartz, QUARTZ as is, RFC5545 RRULE), store the
-    // result as `quartzSchedule` and answer 400 for an invalid expression. Until then the values are kept as given.
-    if (schedule === undefined && quartzSchedule === undefined) {
-      throw invalidField(r.field('schedule'), 'required for SCHEDULED requests');
-    }
+    quartzSchedule = resolveQuartzSchedule({ schedule, quartzSchedule: quartzScheduleInput, scheduleType }, (key) => r.field(key));
   } else {
     for (const key of ['schedule', 'quartzSchedule', 'scheduleType']) {
       if (r.has(key)) throw invalidField(r.field(key), `only SCHEDULED requests may have one (requestType is ${requestType})`);
     }
   }
   const scheduleTimeZone = r.read('scheduleTimeZone', (value, field) => {
-    if (typeof value !== 'string' || !isKnownTimeZone(value)) {
+    if (!isValidTimeZone(value)) {
       throw invalidField(field, `must be a known time zone such as 'America/New_York' or 'UTC' (got ${describeValue(value)})`);
     }
     return value;
@@ -206,13 +209,4 @@ function readAliasedStringMap(r: FieldReader, name: string, legacyName: string):
 /** attribute → value → minimum percentage of agents (spec §1). */
 function readAttributeMinimum(value: unknown, field: string): Record<string, number> {
   return asMapOf(value, field, (item, path) => asInteger(item, path, { min: 0, max: 100 }));
-}
-
-function isKnownTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return zone.length > 0;
-  } catch {
-    return false;
-  }
 }
