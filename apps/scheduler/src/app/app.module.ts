@@ -5,7 +5,7 @@ import { AgentProtocolController } from './controllers/internal.controller';
 import { RequestsController } from './controllers/requests.controller';
 import { RUNTIME } from './controllers/runtime.token';
 import { AgentsController, CONFIG, StateController } from './controllers/state.controller';
-import { HistoryController, TasksController } from './controllers/tasks.controller';
+import { HistoryController, TasksController, TrackController } from './controllers/tasks.controller';
 import { HealthController } from './health.controller';
 import { UiController } from './ui.controller';
 import type { SchedulerConfig } from './scheduler-config';
@@ -15,7 +15,7 @@ export class AppModule {
   static with(runtime: SchedulerRuntime, config: SchedulerConfig): DynamicModule {
     return {
       module: AppModule,
-      controllers: [RequestsController, DeploysController, TasksController, StateController, AgentsController, AgentProtocolController, HealthController, HistoryController, UiController],
+      controllers: [RequestsController, DeploysController, TasksController, StateController, AgentsController, AgentProtocolController, HealthController, HistoryController, TrackController, UiController],
       providers: [
         { provide: RUNTIME, useValue: runtime },
         { provide: CONFIG, useValue: config },

@@ -28,6 +28,24 @@ export class RequestsController {
   @HttpCode(200) @Post() @ApiOperation({ summary: 'Create or update a request (SingularityRequest → SingularityRequestParent)' })
   save(@Body() body: unknown, @Headers() h: H) { return this.rt.requests.createOrUpdate(body, userOf(h)); }
 
+  @Get('ids') @ApiOperation({ summary: 'Ids of all requests' })
+  ids() { return this.rt.requests.ids(); }
+
+  @Get('queued/pending') @ApiOperation({ summary: 'The pending-request queue (SingularityPendingRequest[])' })
+  queuedPending() { return this.rt.requests.pendingRequests(); }
+
+  @Get('queued/cleanup') @ApiOperation({ summary: 'Request cleanups in progress (applied at once here, so none wait)' })
+  queuedCleanup() { return []; }
+
+  @Get('lbcleanup') @ApiOperation({ summary: 'Requests waiting for load-balancer cleanup (none until the load balancer integration)' })
+  lbCleanup() { return []; }
+
+  @Get('request/:requestId/simple') @ApiOperation({ summary: 'A request and its state (SingularityRequestWithState)' })
+  simple(@Param('requestId') id: string) { return this.rt.requests.simple(id); }
+
+  @Get('request/:requestId/run/:runId') @ApiOperation({ summary: 'The task id of a run, once launched' })
+  runTask(@Param('requestId') id: string, @Param('runId') runId: string) { return this.rt.requests.runTaskId(id, runId); }
+
   @Get('request/:requestId') @ApiOperation({ summary: 'One request' })
   get(@Param('requestId') id: string) { return this.rt.requests.get(id); }
 

@@ -28,6 +28,16 @@ export class StateController {
     });
   }
 
+  @Get('requests/under-provisioned') @ApiOperation({ summary: 'Ids of long-running requests with fewer tasks than instances' })
+  underProvisioned() { return this.provisioning().underProvisionedRequestIds; }
+
+  @Get('requests/over-provisioned') @ApiOperation({ summary: 'Ids of long-running requests with more tasks than instances' })
+  overProvisioned() { return this.provisioning().overProvisionedRequestIds; }
+
+  private provisioning() {
+    return this.rt.read.singularityState({ skipCache: true, includeRequestIds: true, cacheMillis: 0, leader: true, hostname: this.config.hostname, startedAt: this.rt.startedAt });
+  }
+
   @Get('task-reconciliation') @ApiOperation({ summary: 'Figures of the last finished task reconciliation round' })
   reconciliation() { return this.rt.scheduler.reconciler.statistics() ?? {}; }
 }
@@ -60,6 +70,12 @@ export class AgentsController {
 
   @Delete('slaves/slave/:agentId') @ApiOperation({ summary: 'Forget a DEAD or DECOMMISSIONED agent' })
   remove(@Param('agentId') id: string) { return this.rt.machines.deleteAgent(id); }
+
+  @Get('slaves/expiring') @ApiOperation({ summary: 'Machine state changes that revert on a timer (none until expiring actions)' })
+  expiring() { return []; }
+
+  @Delete('slaves/dead') @ApiOperation({ summary: 'Forget every DEAD agent' })
+  removeDead() { return this.rt.machines.deleteDeadAgents(); }
 
   @Get('racks') @ApiOperation({ summary: 'Racks (SingularityRack[])' })
   racks(@Query('state') state?: string) { return this.rt.agents.racks(state); }

@@ -35,11 +35,44 @@ export class TasksController {
   @Get('scheduled/ids') @ApiOperation({ summary: 'Ids of pending tasks' })
   scheduledIds() { return this.rt.tasks.scheduled().map((t) => t.pendingTask.pendingTaskId); }
 
+  @Get('scheduled/task/:pendingTaskId') @ApiOperation({ summary: 'One pending task (SingularityTaskRequest)' })
+  scheduledTask(@Param('pendingTaskId') id: string) { return this.rt.tasks.scheduledTask(id); }
+
+  @Delete('scheduled/task/:pendingTaskId') @ApiOperation({ summary: 'Drop a pending run of an ON_DEMAND request' })
+  deleteScheduled(@Param('pendingTaskId') id: string) { return this.rt.tasks.deleteScheduled(id); }
+
+  @Get('cleaning') @ApiOperation({ summary: 'Cleanups in force (SingularityTaskCleanup[])' })
+  cleaning() { return this.rt.tasks.cleaning(); }
+
+  @Get('killed') @ApiOperation({ summary: 'Tasks told to die that have not yet (SingularityKilledTaskIdRecord[])' })
+  killed() { return this.rt.tasks.killed(); }
+
+  @Get('lbcleanup') @ApiOperation({ summary: 'Tasks waiting for load-balancer removal (none until the load balancer integration)' })
+  lbCleanup() { return []; }
+
+  @Get('ids/request/:requestId') @ApiOperation({ summary: "A request's task ids by status (SingularityTaskIdsByStatus)" })
+  idsOfRequest(@Param('requestId') requestId: string) { this.rt.requests.find(requestId); return this.rt.read.taskIds(requestId); }
+
+  @Get('task/:taskId/cleanup') @ApiOperation({ summary: "A task's cleanup (SingularityTaskCleanup)" })
+  cleanupOf(@Param('taskId') taskId: string) { return this.rt.tasks.cleanupOf(taskId); }
+
   @Get('task/:taskId') @ApiOperation({ summary: 'One active task' })
   get(@Param('taskId') taskId: string) { return this.rt.tasks.get(taskId); }
 
   @Delete('task/:taskId') @ApiOperation({ summary: 'Kill a task (SingularityKillTaskRequest → SingularityTaskCleanup)' })
   kill(@Param('taskId') taskId: string, @Body() body: unknown, @Headers() h: Record<string, string>) { return this.rt.tasks.kill(taskId, body, userOf(h)); }
+}
+
+@ApiTags('track')
+@Controller('api/track')
+export class TrackController {
+  constructor(@InjectRuntime() private readonly rt: SchedulerRuntime) {}
+
+  @Get('task/:taskId') @ApiOperation({ summary: 'Where a task is (SingularityTaskState)' })
+  task(@Param('taskId') taskId: string) { return this.rt.tasks.trackTask(taskId); }
+
+  @Get('run/:requestId/:runId') @ApiOperation({ summary: 'Where a run is (SingularityTaskState)' })
+  run(@Param('requestId') requestId: string, @Param('runId') runId: string) { return this.rt.tasks.trackRun(requestId, runId); }
 }
 
 @ApiTags('history')

@@ -80,6 +80,12 @@ export class MachineService {
     await this.ctx.state.flush();
   }
 
+  /** `DELETE /slaves/dead`: forgets every DEAD agent. */
+  async deleteDeadAgents(): Promise<void> {
+    for (const agent of [...this.ctx.state.agents.values()]) if (agent.state === 'DEAD') this.ctx.state.removeAgent(agent.agentId);
+    await this.ctx.state.flush();
+  }
+
   agentHistory(agentId: string): SingularityMachineStateHistoryUpdate[] {
     return machineHistory(agentId, this.findAgent(agentId));
   }

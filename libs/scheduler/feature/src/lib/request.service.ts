@@ -61,6 +61,30 @@ export class RequestService {
     return this.read.requestParent(this.find(requestId));
   }
 
+  ids(): string[] {
+    return [...this.ctx.state.requests.keys()];
+  }
+
+  /** `GET /requests/request/{id}/simple` (SingularityRequestWithState). */
+  simple(requestId: string) {
+    const { request, state, timestamp } = this.find(requestId);
+    return { request, state, timestamp };
+  }
+
+  /** `GET /requests/queued/pending`. */
+  pendingRequests() {
+    return [...this.ctx.state.pendingRequests.values()].sort((a, b) => a.timestamp - b.timestamp);
+  }
+
+  /** `GET /requests/request/{id}/run/{runId}`: the task id of a run once it has been launched. */
+  runTaskId(requestId: string, runId: string) {
+    this.find(requestId);
+    const withRun = (t: { task: { taskRequest: { pendingTask: { runId?: string } } } }) => t.task.taskRequest.pendingTask.runId === runId;
+    const found = this.ctx.state.tasksOf(requestId).find(withRun) ?? this.ctx.state.finishedTasksOf(requestId).find(withRun);
+    if (!found) throw new NotFoundError(`Run ${runId} of request ${requestId} has not been launched`);
+    return found.task.taskId;
+  }
+
   find(requestId: string): RequestRecord {
     const record = this.ctx.state.getRequest(requestId);
     if (!record) throw new NotFoundError(`Couldn't find request with id ${requestId}`);

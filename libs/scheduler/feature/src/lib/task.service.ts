@@ -3,9 +3,10 @@ import {
   type SingularityPendingTask,
   type SingularityTask,
   type SingularityTaskCleanup,
+  type SingularityTaskHistoryUpdate,
   type SingularityTaskRequest,
 } from '@singularity/models';
-import { ConflictError, NotFoundError } from '@singularity/util';
+import { ConflictError, InvalidRequestError, NotFoundError } from '@singularity/util';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import type { TaskScheduler } from './task-scheduler';
@@ -62,6 +63,69 @@ export class TaskService {
       if (request && deploy) out.push({ request, deploy, pendingTask });
     }
     return out;
+  }
+
+  /** Tasks with a cleanup in force (`GET /tasks/cleaning`). */
+  cleaning(): SingularityTaskCleanup[] {
+    return this.ctx.state.leavingTasks().flatMap((t) => (t.cleanup ? [t.cleanup] : []));
+  }
+
+  /** Tasks the scheduler has told an agent to kill (`GET /tasks/killed`, SingularityKilledTaskIdRecord[]). */
+  killed() {
+    return this.ctx.state.leavingTasks().flatMap((t) =>
+      t.killed
+        ? [{ taskId: t.task.taskId, timestamp: t.killed.lastAttemptAt, originalTimestamp: t.killed.firstAttemptAt, taskCleanupType: t.killed.cleanupType, retries: t.killed.attempts - 1 }]
+        : [],
+    );
+  }
+
+  cleanupOf(taskId: string): SingularityTaskCleanup {
+    const cleanup = this.ctx.state.getTask(taskId)?.cleanup;
+    if (!cleanup) throw new NotFoundError(`No cleanup for task ${taskId}`);
+    return cleanup;
+  }
+
+  scheduledTask(pendingTaskId: string): SingularityTaskRequest {
+    const found = this.scheduled().find((t) => t.pendingTask.pendingTaskId.id === pendingTaskId);
+    if (!found) throw new NotFoundError(`Couldn't find pending task ${pendingTaskId}`);
+    return found;
+  }
+
+  /** `DELETE /tasks/scheduled/task/{id}`: drops a pending run of an ON_DEMAND request. */
+  async deleteScheduled(pendingTaskId: string): Promise<SingularityTaskRequest> {
+    const found = this.scheduledTask(pendingTaskId);
+    if (found.request.requestType !== 'ON_DEMAND') {
+      throw new InvalidRequestError(`requestType: only pending tasks of ON_DEMAND requests can be deleted (${found.request.id} is ${found.request.requestType})`, 'requestType');
+    }
+    this.ctx.state.removePendingTask(pendingTaskId);
+    await this.ctx.state.flush();
+    return found;
+  }
+
+  /**
+   * Where a task or a run is (`/track/task/{id}`, `/track/run/{requestId}/{runId}`,
+   * SingularityTaskState): launched (active or finished) or still pending.
+   */
+  trackTask(taskId: string) {
+    const live = this.ctx.state.getTask(taskId) ?? this.ctx.state.getFinishedTask(taskId);
+    if (live) return this.taskState(live.task, live.updates);
+    const pending = this.ctx.state.pendingTasks.get(taskId);
+    if (pending) return { pendingTaskId: pending.pendingTaskId, runId: pending.runId, pending: true, taskHistory: [] };
+    throw new NotFoundError(`Couldn't find task ${taskId}`);
+  }
+
+  trackRun(requestId: string, runId: string) {
+    const withRun = (t: { task: SingularityTask }) => t.task.taskRequest.pendingTask.runId === runId;
+    const live = this.ctx.state.tasksOf(requestId).find(withRun) ?? this.ctx.state.finishedTasksOf(requestId).find(withRun);
+    if (live) return this.taskState(live.task, live.updates);
+    const pending = this.ctx.state.pendingTasksOf(requestId).find((p) => p.runId === runId);
+    if (pending) return { pendingTaskId: pending.pendingTaskId, runId, pending: true, taskHistory: [] };
+    if ([...this.ctx.state.pendingRequests.values()].some((p) => p.requestId === requestId && p.runId === runId)) return { runId, pending: true, taskHistory: [] };
+    throw new NotFoundError(`Couldn't find run ${runId} of request ${requestId}`);
+  }
+
+  private taskState(task: SingularityTask, updates: SingularityTaskHistoryUpdate[]) {
+    return { taskId: task.taskId, runId: task.taskRequest.pendingTask.runId, currentState: updates.at(-1)?.taskState, taskHistory: updates, pending: false };
   }
 
   /** Why a pending task has not been placed yet, as of the last scheduling round. */
