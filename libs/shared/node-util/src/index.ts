@@ -2,3 +2,4 @@ export * from './lib/logger';
 export * from './lib/config';
 export * from './lib/lifecycle';
 export * from './lib/procfs';
+export * from './lib/http-json';

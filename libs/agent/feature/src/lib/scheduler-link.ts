@@ -7,6 +7,7 @@ import {
   type TaskStatusBatch,
   type TaskStatusBatchResponse,
 } from '@singularity/models';
+import { HttpCallError, postJson, type JsonResponse } from '@singularity/node-util';
 
 /**
  * A call to the scheduler failed. `status` is the HTTP status when the
@@ -16,8 +17,9 @@ export class SchedulerCallError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'SchedulerCallError';
   }
 
@@ -36,7 +38,7 @@ export interface SchedulerLink {
   sendStatusUpdates(agentId: string, batch: TaskStatusBatch): Promise<TaskStatusBatchResponse>;
 }
 
-/** SchedulerLink over HTTP (fetch), each call bounded by `timeoutMillis`. */
+/** SchedulerLink over HTTP (`postJson`), each call bounded by `timeoutMillis`. */
 export class HttpSchedulerLink implements SchedulerLink {
   readonly baseUrl: string;
 
@@ -68,26 +70,20 @@ export class HttpSchedulerLink implements SchedulerLink {
     return response;
   }
 
+  /** Maps the shared helper's HttpCallError to SchedulerCallError, which the relay's retry policy reads. */
   private async post<T>(path: string, body: unknown): Promise<T> {
-    const url = `${this.baseUrl}${path}`;
-    let response: Response;
+    let response: JsonResponse<T>;
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMillis),
-      });
+      response = await postJson<T>(`${this.baseUrl}${path}`, body, { timeoutMillis: this.timeoutMillis });
     } catch (err) {
-      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-      throw new SchedulerCallError(`scheduler unreachable at ${this.baseUrl}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      if (!(err instanceof HttpCallError)) throw err;
+      if (err.unreachable) throw new SchedulerCallError(`scheduler unreachable at ${this.baseUrl}: ${err.reason}`, undefined, { cause: err });
+      throw new SchedulerCallError(`scheduler answered ${err.status} to POST ${path}: ${err.reason}`, err.status, { cause: err });
     }
-    const text = await response.text().catch(() => '');
-    if (!response.ok) throw new SchedulerCallError(`scheduler answered ${response.status} to POST ${path}: ${text.slice(0, 300)}`, response.status);
-    try {
-      return (text ? JSON.parse(text) : {}) as T;
-    } catch {
-      throw new SchedulerCallError(`scheduler answered POST ${path} with a body that is not JSON: ${text.slice(0, 200)}`, 502);
+    if (!response.text) return {} as T;
+    if (response.json === undefined) {
+      throw new SchedulerCallError(`scheduler answered POST ${path} with a body that is not JSON: ${response.text.slice(0, 200)}`, 502);
     }
+    return response.json;
   }
 }

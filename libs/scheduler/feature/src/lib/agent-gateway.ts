@@ -1,4 +1,5 @@
 import { AGENT_HTTP, type AgentKillRequest, type ExecutorLaunchSpec } from '@singularity/models';
+import { HttpCallError, postJson } from '@singularity/node-util';
 
 export interface AgentAddress {
   agentId: string;
@@ -16,7 +17,13 @@ export interface AgentGateway {
   kill(agent: AgentAddress, taskId: string, request: AgentKillRequest): Promise<'ok' | 'unknown'>;
 }
 
-export class AgentCallError extends Error {}
+/** A launch or kill did not reach the agent, or the agent refused it; the cause is the HttpCallError. */
+export class AgentCallError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AgentCallError';
+  }
+}
 
 /** Talks to agents over HTTP with a bounded timeout per call. */
 export class HttpAgentGateway implements AgentGateway {
@@ -31,23 +38,15 @@ export class HttpAgentGateway implements AgentGateway {
     return status === 404 ? 'unknown' : 'ok';
   }
 
-  private async post(agent: AgentAddress, path: string, body: unknown, tolerated: number[] = []): Promise<number> {
+  /** Resolves with the answer's status; failures become AgentCallErrors naming the agent. */
+  private async post(agent: AgentAddress, path: string, body: unknown, tolerateStatuses: number[] = []): Promise<number> {
     const url = `http://${agent.address}:${agent.port}${path}`;
-    let response: Response;
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMillis),
-      });
+      return (await postJson(url, body, { timeoutMillis: this.timeoutMillis, tolerateStatuses })).status;
     } catch (err) {
-      throw new AgentCallError(`agent ${agent.agentId} at ${url} unreachable: ${(err as Error).message}`);
+      if (!(err instanceof HttpCallError)) throw err;
+      if (err.unreachable) throw new AgentCallError(`agent ${agent.agentId} at ${url} unreachable: ${err.reason}`, { cause: err });
+      throw new AgentCallError(`agent ${agent.agentId} answered ${err.status} to POST ${path}: ${err.reason}`, { cause: err });
     }
-    const text = await response.text();
-    if (!response.ok && !tolerated.includes(response.status)) {
-      throw new AgentCallError(`agent ${agent.agentId} answered ${response.status} to POST ${path}: ${text.slice(0, 300)}`);
-    }
-    return response.status;
   }
 }
