@@ -10,6 +10,7 @@ import {
   type TaskCleanupType,
 } from '@singularity/models';
 import { lowestFreeInstanceNumbers } from './instance-numbers';
+import { requestNextFireTime } from './schedule';
 import { isLeaving, type TaskRecord } from './task-record';
 
 /** What the drain of one pending-request entry sees (spec §2.2). */
@@ -26,6 +27,8 @@ export interface DrainInput {
   pendingTasks: readonly SingularityPendingTask[];
   /** A request in SYSTEM_COOLDOWN schedules replacements this much later (spec §2.2; not NEW_DEPLOY). */
   cooldownDelayMillis?: number;
+  /** Zone of SCHEDULED requests without `scheduleTimeZone` (the server's). */
+  defaultTimeZone?: string;
 }
 
 export interface CleanupOrder {
@@ -36,6 +39,8 @@ export interface CleanupOrder {
 
 export type DrainDecision =
   | { kind: 'drop'; reason: string }
+  /** A SCHEDULED request with no future fire time: it becomes FINISHED (spec §2.2). */
+  | { kind: 'finish'; reason: string }
   | {
       kind: 'apply';
       create: SingularityPendingTask[];
@@ -74,9 +79,7 @@ export function drainPendingRequest(input: DrainInput): DrainDecision {
       }
       return oneTask(input, delay);
     case 'SCHEDULED':
-      // A running scheduled task holds further runs (spec §2.2); cron comes with the scheduling issue.
-      if (input.tasks.some((t) => !isLeaving(t))) return { kind: 'drop', reason: 'a run is already in progress' };
-      return oneTask(input, delay);
+      return nextScheduledRun(input, request, delay);
     default:
       return { kind: 'drop', reason: `unsupported request type ${request.requestType}` };
   }
@@ -128,6 +131,38 @@ function convergeLongRunning(
   return { kind: 'apply', create: [], deletePendingTaskIds: [], cleanups: [] };
 }
 
+/**
+ * The next run of a SCHEDULED request (spec §2.2, §2.4): never two at once (a
+ * run in progress queues the next when it ends), at the next fire time unless
+ * run now or retried, never in the past, after `runAt`, after
+ * `waitAtLeastMillisAfterTaskFinishesForReschedule` following a finished run,
+ * and after the cool-down delay. A new entry replaces the scheduled (not
+ * run-now) pending run, so a changed schedule or deploy takes effect.
+ */
+function nextScheduledRun(input: DrainInput, request: SingularityRequest, delay: number): DrainDecision {
+  const { pendingRequest: pr, now } = input;
+  if (input.tasks.some((t) => !isLeaving(t))) return { kind: 'drop', reason: 'a run is already in progress; its end schedules the next' };
+  const runNow = pr.pendingType === 'IMMEDIATE' || pr.pendingType === 'RETRY';
+  let nextRunAt = now;
+  if (!runNow) {
+    const fire = requestNextFireTime(request, now, input.defaultTimeZone ?? 'UTC');
+    if (fire === undefined) return { kind: 'finish', reason: `schedule '${request.quartzSchedule ?? request.schedule}' has no future fire time` };
+    nextRunAt = fire;
+    if (pr.pendingType === 'TASK_DONE') nextRunAt = Math.max(nextRunAt, now + (request.waitAtLeastMillisAfterTaskFinishesForReschedule ?? 0));
+  }
+  nextRunAt = Math.max(nextRunAt, pr.runAt ?? 0, now + delay);
+  const replaced = input.pendingTasks.filter((p) => p.pendingTaskId.pendingType !== 'IMMEDIATE' && p.pendingTaskId.pendingType !== 'RETRY');
+  if (runNow && input.pendingTasks.some((p) => p.pendingTaskId.pendingType === 'IMMEDIATE' || p.pendingTaskId.pendingType === 'RETRY')) {
+    return { kind: 'drop', reason: 'a run-now is already pending' };
+  }
+  return {
+    kind: 'apply',
+    create: [pendingTaskAt(pr, 1, nextRunAt, now)],
+    deletePendingTaskIds: runNow ? [] : replaced.map((p) => p.pendingTaskId.id),
+    cleanups: [],
+  };
+}
+
 function oneTask(input: DrainInput, delay: number): DrainDecision {
   const { pendingRequest: pr } = input;
   const used = [
@@ -139,7 +174,10 @@ function oneTask(input: DrainInput, delay: number): DrainDecision {
 }
 
 function newPendingTask(pr: SingularityPendingRequest, instanceNo: number, now: number, delay: number): SingularityPendingTask {
-  const nextRunAt = Math.max(now + delay, pr.runAt ?? 0);
+  return pendingTaskAt(pr, instanceNo, Math.max(now + delay, pr.runAt ?? 0), now);
+}
+
+function pendingTaskAt(pr: SingularityPendingRequest, instanceNo: number, nextRunAt: number, now: number): SingularityPendingTask {
   const task: SingularityPendingTask = {
     pendingTaskId: buildPendingTaskId({
       requestId: pr.requestId,

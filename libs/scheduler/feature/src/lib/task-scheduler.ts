@@ -41,6 +41,9 @@ import type { SchedulerContext } from './scheduler-context';
 import { withMachineState } from './machine.service';
 import type { AgentRecord, RackRecord, RequestRecord } from './scheduler-state';
 
+/** Zone of SCHEDULED requests without `scheduleTimeZone` (spec §2.4: the server's). */
+const SERVER_TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+
 interface LaunchOrder {
   agent: AgentRecord;
   record: TaskRecord;
@@ -154,7 +157,8 @@ export class TaskScheduler {
   private queueStartupWork(): void {
     for (const record of this.ctx.state.requests.values()) {
       const activeDeployId = this.ctx.state.activeDeployId(record.request.id);
-      if (!activeDeployId || !isRunnableState(record.state) || !isLongRunning(record.request.requestType)) continue;
+      if (!activeDeployId || !isRunnableState(record.state)) continue;
+      if (!isLongRunning(record.request.requestType) && record.request.requestType !== 'SCHEDULED') continue;
       this.events.enqueue({ requestId: record.request.id, deployId: activeDeployId, pendingType: 'STARTUP' });
     }
   }
@@ -303,7 +307,7 @@ export class TaskScheduler {
         if (pt.pendingTaskId.deployId !== deployId) state.removePendingTask(pt.pendingTaskId.id);
       }
       const type = requestRecord.request.requestType;
-      if (type === 'RUN_ONCE') {
+      if (type === 'RUN_ONCE' || type === 'SCHEDULED') {
         this.events.enqueue({ requestId, deployId, pendingType: 'NEW_DEPLOY', user: marker.user });
       } else if (isLongRunning(type)) {
         this.events.enqueue({ requestId, deployId, pendingType: 'DEPLOY_FINISHED', user: marker.user });
@@ -363,8 +367,15 @@ export class TaskScheduler {
         tasks: state.tasksOf(pr.requestId),
         pendingTasks: state.pendingTasksOf(pr.requestId),
         cooldownDelayMillis: this.ctx.settings.cooldownMinScheduleSeconds * 1000,
+        defaultTimeZone: SERVER_TIME_ZONE,
       });
       state.removePendingRequest(key);
+      if (decision.kind === 'finish') {
+        // Nothing left to schedule (spec §2.1 → FINISHED); a schedule change or a deploy revives it.
+        if (requestRecord) this.events.setRequestState(requestRecord, 'FINISHED', 'FINISHED', undefined, decision.reason);
+        this.events.dropPendingWork(pr.requestId);
+        continue;
+      }
       if (decision.kind === 'drop') {
         this.ctx.logger.debug({ requestId: pr.requestId, pendingType: pr.pendingType, reason: decision.reason }, 'dropped pending request');
         continue;
@@ -701,6 +712,10 @@ export class TaskScheduler {
       const userTriggered = type === 'SCHEDULED' && pt.pendingTaskId.pendingType === 'IMMEDIATE';
       const retry = lostWithMachine || shouldRetry({ requestType: type, numRetriesOnFailure: requestRecord.request.numRetriesOnFailure, stats, failure, userTriggered });
       const activeDeployId = state.activeDeployId(requestId);
+      if (!retry && type === 'SCHEDULED' && activeDeployId) {
+        // The run is over: schedule the next fire (after `waitAtLeastMillisAfterTaskFinishesForReschedule`).
+        this.events.enqueue({ requestId, deployId: activeDeployId, pendingType: 'TASK_DONE' });
+      }
       if (retry && activeDeployId) {
         this.events.enqueue({
           requestId,
