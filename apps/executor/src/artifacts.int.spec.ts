@@ -1,19 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExecutorRun } from './testing/executor-harness';
+import { useExecutorRuns } from './testing/executor-harness';
 
 /** Embedded artifacts through the real executor (spec slave §1.5, e2e scenarios 4 and 5). */
 describe('executor: embedded artifacts', () => {
-  const runs: ExecutorRun[] = [];
-  const start = (...args: Parameters<typeof ExecutorRun.start>) => {
-    const run = ExecutorRun.start(...args);
-    runs.push(run);
-    return run;
-  };
-  afterEach(async () => {
-    await Promise.all(runs.splice(0).map((r) => r.cleanup()));
-  });
+  const { start } = useExecutorRuns();
 
   const bytes = randomBytes(4096);
   const md5 = createHash('md5').update(bytes).digest('hex');

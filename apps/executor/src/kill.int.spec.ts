@@ -1,18 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isProcessAlive, liveProcessGroupMembers } from '@singularity/node-util';
-import { eventually, ExecutorRun } from './testing/executor-harness';
+import { eventually, useExecutorRuns } from './testing/executor-harness';
 
 /** Kill semantics (spec slave §1.8) through the real executor, as the agent kills: kill file, then SIGTERM. */
 describe('executor: killing a task', () => {
-  const runs: ExecutorRun[] = [];
-  const start = (...args: Parameters<typeof ExecutorRun.start>) => {
-    const run = ExecutorRun.start(...args);
-    runs.push(run);
-    return run;
-  };
-  afterEach(async () => {
-    await Promise.all(runs.splice(0).map((r) => r.cleanup()));
-  });
+  const { start } = useExecutorRuns();
 
   const terminalStates = ['TASK_FINISHED', 'TASK_FAILED', 'TASK_KILLED', 'TASK_LOST'];
 

@@ -1,18 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { ExecutorRun } from './testing/executor-harness';
+import { useExecutorRuns } from './testing/executor-harness';
 
 /** The real executor program against a status file, as the agent starts it. */
 describe('executor: running a task', () => {
-  const runs: ExecutorRun[] = [];
-  const start = (...args: Parameters<typeof ExecutorRun.start>) => {
-    const run = ExecutorRun.start(...args);
-    runs.push(run);
-    return run;
-  };
-  afterEach(async () => {
-    await Promise.all(runs.splice(0).map((r) => r.cleanup()));
-  });
+  const { start, prepare } = useExecutorRuns();
 
   it('reports STARTING, RUNNING and FINISHED with the spec texts, then exits 0', async () => {
     const run = start({ executorData: { cmd: 'true' } });
@@ -110,8 +102,7 @@ describe('executor: running a task', () => {
 
   it('runs on after its agent is gone', async () => {
     // An "agent" shell starts the executor in its own session, then is SIGKILLed while the task runs.
-    const run = new ExecutorRun({ executorData: { cmd: "bash -c 'sleep 2; echo survived'" } });
-    runs.push(run);
+    const run = prepare({ executorData: { cmd: "bash -c 'sleep 2; echo survived'" } });
     const quoted = run.commandLine().map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
     const agent = spawn('bash', ['-c', `setsid ${quoted} >/dev/null 2>&1 & echo $! > ${run.root}/executor.pid; sleep 60`], { stdio: 'ignore' });
     try {

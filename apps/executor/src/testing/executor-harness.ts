@@ -71,12 +71,6 @@ export class ExecutorRun {
 
   private readonly extraArgs: string[];
 
-  static start(options: ExecutorRunOptions): ExecutorRun {
-    const run = new ExecutorRun(options);
-    run.start();
-    return run;
-  }
-
   get sandbox(): string {
     return this.definition.sandboxDirectory;
   }
@@ -187,4 +181,37 @@ export class ExecutorRun {
     }
     rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/** Runs of one `describe`, all cleaned up after each of its tests. */
+export interface ExecutorRuns {
+  /** Writes the task files and starts the executor, as the agent does. */
+  start(options: ExecutorRunOptions): ExecutorRun;
+  /** Writes the task files only, for a test that starts the executor its own way. */
+  prepare(options: ExecutorRunOptions): ExecutorRun;
+}
+
+/**
+ * Call inside a `describe`: registers an `afterEach` that ends every executor
+ * (and task process group) the test started and removes its files, so a
+ * failing test leaves nothing running behind.
+ */
+export function useExecutorRuns(): ExecutorRuns {
+  const runs: ExecutorRun[] = [];
+  afterEach(async () => {
+    await Promise.all(runs.splice(0).map((run) => run.cleanup()));
+  });
+  const prepare = (options: ExecutorRunOptions) => {
+    const run = new ExecutorRun(options);
+    runs.push(run);
+    return run;
+  };
+  return {
+    prepare,
+    start: (options) => {
+      const run = prepare(options);
+      run.start();
+      return run;
+    },
+  };
 }
