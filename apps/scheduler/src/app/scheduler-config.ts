@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import { loadConfig } from '@singularity/node-util';
-import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
+import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_HEALTHCHECK_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
 import { z } from 'zod';
 
 const positive = z.number().positive();
@@ -28,6 +28,14 @@ export const schedulerConfigSchema = z
     heartbeatIntervalMillis: positive.default(5000),
     agentHeartbeatTimeoutSeconds: positive.default(60),
     startNewReconcileEverySeconds: positive.default(600),
+    healthcheckIntervalSeconds: positive.default(DEFAULT_HEALTHCHECK_SETTINGS.healthcheckIntervalSeconds),
+    healthcheckTimeoutSeconds: positive.default(DEFAULT_HEALTHCHECK_SETTINGS.healthcheckTimeoutSeconds),
+    startupTimeoutSeconds: positive.default(DEFAULT_HEALTHCHECK_SETTINGS.startupTimeoutSeconds),
+    startupIntervalSeconds: positive.default(DEFAULT_HEALTHCHECK_SETTINGS.startupIntervalSeconds),
+    startupDelaySeconds: z.number().min(0).optional(),
+    healthcheckMaxRetries: z.number().int().min(0).optional(),
+    healthcheckFailureStatusCodes: z.array(z.number().int()).default([]),
+    maxHealthcheckResponseBodyBytes: z.number().int().positive().default(DEFAULT_HEALTHCHECK_SETTINGS.maxHealthcheckResponseBodyBytes),
     cooldownFailureThreshold: z.number().int().positive().default(DEFAULT_COOLDOWN_SETTINGS.cooldownFailureThreshold),
     evaluateCooldownOverMinutes: positive.default(DEFAULT_COOLDOWN_SETTINGS.evaluateCooldownOverMinutes),
     cooldownMinScheduleSeconds: z.number().min(0).default(DEFAULT_COOLDOWN_SETTINGS.cooldownMinScheduleSeconds),

@@ -6,6 +6,7 @@ import {
   type SingularityPendingDeploy,
   type SingularityRequest,
 } from '@singularity/models';
+import { deployHealthBudgetMillis } from './health';
 import type { SchedulerSettings } from './settings';
 import { isHealthy, isLeaving, lastAgentState, type TaskRecord } from './task-record';
 
@@ -75,6 +76,15 @@ export function checkPendingDeploy(input: DeployCheckInput): DeployCheckResult {
   const target = pendingDeploy.deployProgress.targetActiveInstances;
   const instances = request.instances ?? 1;
   const active = input.tasks.filter((t) => !isLeaving(t));
+  const unhealthy = active.filter((t) => t.health?.status === 'UNHEALTHY');
+  if (unhealthy.length > 0) {
+    return {
+      kind: 'finished',
+      deployState: 'FAILED',
+      message: `${unhealthy.length} task(s) of the new deploy failed health checks: ${unhealthy[0].health?.message ?? 'unhealthy'}`,
+      failures: unhealthy.map((t) => ({ reason: 'TASK_FAILED_HEALTH_CHECKS' as const, taskId: t.task.taskId, message: t.health?.message })),
+    };
+  }
   const healthy = active.filter((t) => isHealthy(t, now, settings.considerTaskHealthyAfterRunningForSeconds));
   if (target > 0 && healthy.length >= target) {
     if (!canary || target >= instances) {
@@ -99,8 +109,8 @@ export function checkPendingDeploy(input: DeployCheckInput): DeployCheckResult {
     };
   }
 
-  const healthySeconds = deploy.considerHealthyAfterRunningForSeconds ?? settings.considerTaskHealthyAfterRunningForSeconds;
-  const budgetMillis = ((deploy.deployHealthTimeoutSeconds ?? settings.deployHealthyBySeconds) + healthySeconds) * 1000;
+  // deployHealthTimeoutSeconds plus the health-check budget, or the healthy period without a check (spec §2.3.5).
+  const budgetMillis = deployHealthBudgetMillis(deploy, settings);
   const startedAt = pendingDeploy.deployProgress.timestamp || pendingDeploy.deployMarker.timestamp;
   if (now - startedAt > budgetMillis) {
     const notHealthy = active.filter((t) => !healthy.includes(t));

@@ -5,6 +5,7 @@ import {
   type SingularityTaskCleanup,
   type SingularityTaskHistoryUpdate,
 } from '@singularity/models';
+import type { SingularityTaskHealthcheckResult } from './health';
 
 /**
  * Everything the scheduler knows about one live task: the launch record, its
@@ -16,6 +17,10 @@ export interface TaskRecord {
   updates: SingularityTaskHistoryUpdate[];
   cleanup?: SingularityTaskCleanup;
   killed?: KilledTaskRecord;
+  /** HTTP health-check results, oldest first (spec §3.4). */
+  healthcheckResults?: SingularityTaskHealthcheckResult[];
+  /** Set while an HTTP check decides the task's health; absent when no check applies. */
+  health?: { status: 'PENDING' | 'HEALTHY' | 'UNHEALTHY'; message?: string };
 }
 
 /** A kill that was sent to the agent; re-sent if the task does not die (spec §2.5). */
@@ -56,12 +61,13 @@ export function isLeaving(record: TaskRecord): boolean {
 }
 
 /**
- * Without an HTTP health check a task is healthy once it has been RUNNING for
- * `considerHealthyAfterRunningForSeconds` (spec §3.4; HTTP checks come with the
- * health-check issue).
+ * A task with an HTTP health check is healthy once a check passed; without one
+ * it is healthy once it has been RUNNING for `considerHealthyAfterRunningForSeconds`
+ * (spec §3.4).
  */
 export function isHealthy(record: TaskRecord, now: number, defaultHealthySeconds: number): boolean {
   if (lastAgentState(record) !== 'TASK_RUNNING') return false;
+  if (record.health) return record.health.status === 'HEALTHY';
   const since = runningSince(record);
   if (since === undefined) return false;
   const seconds = record.task.taskRequest.deploy.considerHealthyAfterRunningForSeconds ?? defaultHealthySeconds;

@@ -1,6 +1,6 @@
 import type { Clock } from '@singularity/util';
 import type { Logger } from '@singularity/node-util';
-import type { CooldownSettings, SchedulerSettings } from '@singularity/scheduler-core';
+import type { CooldownSettings, HealthcheckSettings, SchedulerSettings } from '@singularity/scheduler-core';
 import type { SchedulerState } from './scheduler-state';
 
 /** Injection tokens of the scheduler's ports and settings. */
@@ -18,7 +18,10 @@ export interface SchedulerContext {
 }
 
 /** Settings of the scheduler feature: the pure logic's plus the service-level ones. */
-export interface SchedulerConfigSettings extends SchedulerSettings, CooldownSettings {
+export interface SchedulerConfigSettings
+  extends SchedulerSettings,
+    CooldownSettings,
+    Partial<Omit<HealthcheckSettings, 'considerTaskHealthyAfterRunningForSeconds' | 'deployHealthyBySeconds'>> {
   heartbeatIntervalMillis: number;
   /** How often a reconciliation round starts (spec §5 `startNewReconcileEverySeconds`). */
   startNewReconcileEverySeconds: number;

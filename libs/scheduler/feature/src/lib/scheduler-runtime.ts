@@ -4,6 +4,7 @@ import type { StateStore } from '@singularity/scheduler-state';
 import type { Clock } from '@singularity/util';
 import { AgentService } from './agent.service';
 import type { AgentGateway } from './agent-gateway';
+import type { TimerPort } from './health';
 import { DeployService } from './deploy.service';
 import { MachineService } from './machine.service';
 import { ReadModels } from './read-models';
@@ -20,6 +21,8 @@ export interface SchedulerRuntimeOptions {
   settings: SchedulerConfigSettings;
   limits: ValidationLimits;
   gateway: AgentGateway;
+  /** Timers of the health checks (default: real ones; tests pass manual ones). */
+  timers?: TimerPort;
 }
 
 /**
@@ -47,7 +50,7 @@ export class SchedulerRuntime {
     const state = new SchedulerState(options.store);
     await state.load();
     const ctx: SchedulerContext = { state, clock: options.clock, logger: options.logger, settings: options.settings };
-    const scheduler = new TaskScheduler(ctx, options.gateway);
+    const scheduler = new TaskScheduler(ctx, options.gateway, options.timers);
     options.logger.info(
       { store: options.store.describe(), requests: state.requests.size, activeTasks: state.tasks.size, agents: state.agents.size },
       'live state loaded',

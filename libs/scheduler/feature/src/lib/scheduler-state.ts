@@ -13,7 +13,7 @@ import type {
   SingularityTaskCleanup,
   SingularityTaskHistoryUpdate,
 } from '@singularity/models';
-import type { DeployStatistics, KilledTaskRecord, PendingDeployRecord, TaskRecord } from '@singularity/scheduler-core';
+import type { DeployStatistics, KilledTaskRecord, PendingDeployRecord, SingularityTaskHealthcheckResult, TaskRecord } from '@singularity/scheduler-core';
 import type { StateOp, StateStore } from '@singularity/scheduler-state';
 
 export interface RequestRecord {
@@ -56,6 +56,7 @@ export interface RackRecord extends MachineStateRecord {
 export interface FinishedTaskRecord {
   task: SingularityTask;
   updates: SingularityTaskHistoryUpdate[];
+  healthcheckResults?: SingularityTaskHealthcheckResult[];
   finishedAt: number;
 }
 
@@ -96,6 +97,7 @@ const C = {
   pendingTasks: 'pending-tasks',
   tasks: 'tasks',
   taskUpdates: 'task-updates',
+  taskHealthchecks: 'task-healthchecks',
   taskCleanups: 'task-cleanups',
   killedTasks: 'killed-tasks',
   finishedTasks: 'finished-tasks',
@@ -105,6 +107,8 @@ const C = {
 
 const MAX_FINISHED_TASKS_PER_REQUEST = 100;
 const MAX_REQUEST_HISTORY_PER_REQUEST = 200;
+const MAX_HEALTHCHECK_RESULTS_PER_TASK = 50;
+const healthcheckKey = (r: SingularityTaskHealthcheckResult) => `${r.taskId.id}:${r.timestamp}`;
 
 /** Unique per event: two events of one request in the same millisecond differ in type or get a later timestamp. */
 const requestHistoryKey = (e: RequestHistoryRecord) => `${e.request.id}:${e.createdAt}:${e.eventType}`;
@@ -186,6 +190,11 @@ export class SchedulerState {
     each<SingularityTask>(C.tasks, (_k, v) => this.indexTask({ task: v, updates: [] }));
     each<SingularityTaskHistoryUpdate>(C.taskUpdates, (_k, v) => this.tasks.get(v.taskId.id)?.updates.push(v));
     for (const record of this.tasks.values()) record.updates.sort((a, b) => a.timestamp - b.timestamp);
+    each<SingularityTaskHealthcheckResult>(C.taskHealthchecks, (_k, v) => {
+      const record = this.tasks.get(v.taskId.id);
+      if (record) (record.healthcheckResults ??= []).push(v);
+    });
+    for (const record of this.tasks.values()) record.healthcheckResults?.sort((a, b) => a.timestamp - b.timestamp);
     each<SingularityTaskCleanup>(C.taskCleanups, (k, v) => {
       const record = this.tasks.get(k);
       if (record) record.cleanup = v;
@@ -423,6 +432,13 @@ export class SchedulerState {
     this.put(C.taskUpdates, `${update.taskId.id}:${update.taskState}`, update);
     this.emit({ type: 'taskUpdate', task: record.task, update });
   }
+  /** Keeps a health-check result with its task (the newest 50). */
+  addHealthcheckResult(record: TaskRecord, result: SingularityTaskHealthcheckResult): void {
+    const results = (record.healthcheckResults ??= []);
+    results.push(result);
+    this.put(C.taskHealthchecks, healthcheckKey(result), result);
+    while (results.length > MAX_HEALTHCHECK_RESULTS_PER_TASK) this.del(C.taskHealthchecks, healthcheckKey(results.shift()!));
+  }
   putCleanup(record: TaskRecord, cleanup: SingularityTaskCleanup): void {
     record.cleanup = cleanup;
     this.leaving.add(cleanup.taskId.id);
@@ -449,9 +465,10 @@ export class SchedulerState {
     removeFromIndex(this.tasksByAgent, record.task.mesosTask.agentId.value, id);
     this.del(C.tasks, id);
     for (const u of record.updates) this.del(C.taskUpdates, `${id}:${u.taskState}`);
+    for (const r of record.healthcheckResults ?? []) this.del(C.taskHealthchecks, healthcheckKey(r));
     if (record.cleanup) this.del(C.taskCleanups, id);
     if (record.killed) this.del(C.killedTasks, id);
-    const finished: FinishedTaskRecord = { task: record.task, updates: record.updates, finishedAt };
+    const finished: FinishedTaskRecord = { task: record.task, updates: record.updates, healthcheckResults: record.healthcheckResults, finishedAt };
     this.finishedTasks.set(id, finished);
     addToIndex(this.finishedTasksByRequest, record.task.taskId.requestId, id, finished);
     this.put(C.finishedTasks, id, finished);

@@ -5,6 +5,7 @@ import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singular
 import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import { ManualClock } from '@singularity/util';
 import type { AgentAddress, AgentGateway } from './agent-gateway';
+import { ManualTimers } from './health';
 import { SchedulerRuntime } from './scheduler-runtime';
 
 /**
@@ -40,13 +41,17 @@ export class SchedulerHarness {
     readonly clock: ManualClock,
     readonly gateway: FakeAgentGateway,
     readonly store: StateStore,
+    /** Timers of the health checks, on the harness clock: `advance` fires the due checks. */
+    readonly timers: ManualTimers,
   ) {}
 
   static async create(options: { store?: StateStore; clock?: ManualClock; gateway?: FakeAgentGateway } = {}): Promise<SchedulerHarness> {
     const clock = options.clock ?? new ManualClock();
     const gateway = options.gateway ?? new FakeAgentGateway();
     const store = options.store ?? new InMemoryStateStore();
+    const timers = new ManualTimers(clock);
     const runtime = await SchedulerRuntime.open({
+      timers,
       store,
       clock,
       gateway,
@@ -54,7 +59,7 @@ export class SchedulerHarness {
       settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, startNewReconcileEverySeconds: 600, tickDebounceMillis: 0 },
       limits: DEFAULT_VALIDATION_LIMITS,
     });
-    return new SchedulerHarness(runtime, clock, gateway, store);
+    return new SchedulerHarness(runtime, clock, gateway, store, timers);
   }
 
   async registerAgent(overrides: Partial<AgentRegistration> = {}): Promise<string> {
@@ -78,6 +83,18 @@ export class SchedulerHarness {
   /** Simulates a heartbeat from an agent at the current manual time. */
   async heartbeat(agentId = 'agent-1', tasks?: Array<{ taskId: string; state: string }>): Promise<void> {
     await this.runtime.agents.heartbeat(agentId, tasks ? { tasks } : {});
+  }
+
+  /** Moves time on by `millis`, running the health checks that fall due, and waits for them. */
+  async advance(millis: number): Promise<void> {
+    const until = this.clock.now() + millis;
+    // Checks schedule their next check only once their HTTP call ended: fire, wait, repeat.
+    for (let next = this.timers.nextDueAt(); next !== undefined && next <= until; next = this.timers.nextDueAt()) {
+      this.timers.advance(Math.max(0, next - this.clock.now()));
+      await this.runtime.scheduler.health.idle();
+    }
+    this.clock.set(until);
+    await this.runtime.ctx.state.flush();
   }
 
   /** One scheduling round at the current manual time. */

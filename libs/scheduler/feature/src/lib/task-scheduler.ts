@@ -27,6 +27,7 @@ import {
   killsImmediately,
   lastAgentState,
   planOffers,
+  runningSince,
   DEFAULT_PLACEMENT_SETTINGS,
   type PlacementAgent,
   type PlacementTask,
@@ -36,6 +37,8 @@ import {
 } from '@singularity/scheduler-core';
 import type { AgentGateway } from './agent-gateway';
 import { TaskReconciler } from './task-reconciler';
+import { HealthMonitor } from './health-monitor';
+import { HttpHealthChecker, systemTimers, type TimerPort } from './health';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import { withMachineState } from './machine.service';
@@ -64,6 +67,7 @@ interface KillOrder {
 export class TaskScheduler {
   private readonly events: RequestEvents;
   readonly reconciler: TaskReconciler;
+  readonly health: HealthMonitor;
   /** Tasks whose launch the agent has accepted in this process's life (memory only; resent after a restart). */
   private readonly launchAccepted = new Set<string>();
   private readonly launchInFlight = new Set<string>();
@@ -78,8 +82,13 @@ export class TaskScheduler {
   constructor(
     private readonly ctx: SchedulerContext,
     private readonly gateway: AgentGateway,
+    timers: TimerPort = systemTimers,
   ) {
     this.events = new RequestEvents(ctx);
+    this.health = new HealthMonitor(ctx, new HttpHealthChecker({ clock: ctx.clock, timers, logger: ctx.logger }), (record, verdict) => {
+      if (verdict.status === 'UNHEALTHY') this.onUnhealthy(record, verdict.message);
+      this.tickSoon();
+    });
     this.reconciler = new TaskReconciler(ctx, {
       lost: (taskId, message) => this.applyLocalTerminal(taskId, 'TASK_LOST', message),
       kill: (agent, taskId) => {
@@ -94,6 +103,11 @@ export class TaskScheduler {
     // Heartbeat times are not persisted: every known agent gets a full timeout to show up after a restart.
     const now = this.ctx.clock.now();
     for (const agent of this.ctx.state.agents.values()) agent.lastSeenAt = Math.max(agent.lastSeenAt, now);
+    // Health checks resume where they were, from the stored results.
+    for (const record of this.ctx.state.tasks.values()) {
+      const since = runningSince(record);
+      if (since !== undefined && lastAgentState(record) === 'TASK_RUNNING') this.health.start(record, since);
+    }
     this.queueStartupWork();
     this.timer = setInterval(() => this.tickSoon(0), this.ctx.settings.checkSchedulerEverySeconds * 1000);
     this.tickSoon(0);
@@ -103,7 +117,20 @@ export class TaskScheduler {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.soonTimer);
+    await this.health.stopAll();
     await this.running;
+  }
+
+  /**
+   * A task failed its health check: in a deploy in progress the deploy fails
+   * (checked at once); otherwise the task is replaced (UNHEALTHY_NEW_TASK).
+   */
+  private onUnhealthy(record: TaskRecord, message: string): void {
+    const pending = this.ctx.state.getPendingDeploy(record.task.taskId.requestId);
+    if (pending?.deployMarker.deployId === record.task.taskId.deployId) return; // the deploy check reads record.health
+    if (!isLeaving(record) && this.ctx.state.getTask(record.task.taskId.id)) {
+      this.events.cleanup(record, 'UNHEALTHY_NEW_TASK', undefined, message);
+    }
   }
 
   /** Asks for a tick shortly (debounced), e.g. after a deploy or a status update. */
@@ -661,6 +688,7 @@ export class TaskScheduler {
     if (lastAgentState(record) === taskState || isTerminalTaskState(lastAgentState(record))) return;
     if (record.updates.some((u) => u.taskState === taskState)) return;
     this.ctx.state.addTaskUpdate(record, { taskId: record.task.taskId, timestamp, taskState, statusMessage: message, statusReason: reason });
+    if (taskState === 'TASK_RUNNING') this.health.start(record, timestamp);
     if (isTerminalTaskState(taskState)) this.onTaskFinished(record, taskState, message, reason);
   }
 
@@ -670,6 +698,7 @@ export class TaskScheduler {
     const { requestId, deployId, instanceNo } = record.task.taskId;
     const intentional = isLeaving(record);
     state.finishTask(record, now);
+    this.health.stop(record.task.taskId.id);
     this.launchAccepted.delete(record.task.taskId.id);
     this.reconciler.forget(record.task.taskId.id);
     this.ctx.logger.info({ taskId: record.task.taskId.id, taskState, message }, 'task finished');

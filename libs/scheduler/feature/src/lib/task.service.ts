@@ -46,7 +46,7 @@ export class TaskService {
     return {
       task: live.task,
       taskUpdates: live.updates,
-      healthcheckResults: [],
+      healthcheckResults: [...(live.healthcheckResults ?? [])].reverse(),
       loadBalancerUpdates: [],
       shellCommandHistory: [],
       taskMetadata: [],
