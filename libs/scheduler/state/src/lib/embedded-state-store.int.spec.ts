@@ -153,8 +153,10 @@ describe('EmbeddedStateStore', () => {
         expect(left).toEqual(Array.from({ length: m }, (_, i) => i));
         // Durable: every acknowledged commit is there.
         expect(m - 1).toBeGreaterThanOrEqual(lastAcked);
-        // Nothing beyond what was written: at most the 64 commits in flight past the last acknowledgement.
-        expect(m - 1).toBeLessThanOrEqual(lastAcked + 64);
+        // Nothing beyond what was written. The kill can land after a batch of up to 64 commits was
+        // synced but before all its acknowledgements were printed, while the commits issued by the
+        // printed ones already form the next batch: at most two batches past the last printed ack.
+        expect(m - 1).toBeLessThanOrEqual(lastAcked + 2 * 64);
         for (const [key, value] of state.get('left') ?? []) expect(value).toEqual({ n: Number(key.slice(1)), pad: 'p'.repeat((Number(key.slice(1)) * 37) % 700) });
         expect(m).toBeGreaterThanOrEqual(acknowledgedTotal);
         acknowledgedTotal = m;
