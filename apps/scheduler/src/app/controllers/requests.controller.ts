@@ -55,6 +55,15 @@ export class RequestsController {
   @HttpCode(200) @Post('request/:requestId/pause') @ApiOperation({ summary: 'Pause: kills tasks (unless killTasks=false) and drops pending ones' })
   pause(@Param('requestId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.requests.pause(id, body, userOf(h)); }
 
+  @Delete('request/:requestId/pause') @ApiOperation({ summary: 'Cancel the expiry of a pause (the request stays paused)' })
+  cancelPause(@Param('requestId') id: string) { return this.rt.requests.cancelExpiring(id, 'pause'); }
+
+  @Delete('request/:requestId/bounce') @ApiOperation({ summary: 'Stop a bounce in progress' })
+  cancelBounce(@Param('requestId') id: string, @Headers() h: H) { return this.rt.requests.cancelBounce(id, userOf(h)); }
+
+  @Delete('request/:requestId/scale') @ApiOperation({ summary: 'Cancel the expiry of a scale (the new count stays)' })
+  cancelScale(@Param('requestId') id: string) { return this.rt.requests.cancelExpiring(id, 'scale'); }
+
   @HttpCode(200) @Post('request/:requestId/unpause') @ApiOperation({ summary: 'Unpause a paused request' })
   unpause(@Param('requestId') id: string, @Body() body: unknown, @Headers() h: H) { return this.rt.requests.unpause(id, body, userOf(h)); }
 

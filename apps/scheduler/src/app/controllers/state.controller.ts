@@ -71,8 +71,17 @@ export class AgentsController {
   @Delete('slaves/slave/:agentId') @ApiOperation({ summary: 'Forget a DEAD or DECOMMISSIONED agent' })
   remove(@Param('agentId') id: string) { return this.rt.machines.deleteAgent(id); }
 
-  @Get('slaves/expiring') @ApiOperation({ summary: 'Machine state changes that revert on a timer (none until expiring actions)' })
-  expiring() { return []; }
+  @Get('slaves/expiring') @ApiOperation({ summary: 'Agent state changes that revert on a timer (SingularityExpiringMachineState[])' })
+  expiring() { return this.rt.machines.expiringStates('agent'); }
+
+  @Delete('slaves/slave/:agentId/expiring') @ApiOperation({ summary: 'Cancel the reverting of an agent state change' })
+  cancelExpiring(@Param('agentId') id: string) { return this.rt.machines.cancelExpiring('agent', id); }
+
+  @Get('racks/expiring') @ApiOperation({ summary: 'Rack state changes that revert on a timer' })
+  expiringRacks() { return this.rt.machines.expiringStates('rack'); }
+
+  @Delete('racks/rack/:rackId/expiring') @ApiOperation({ summary: 'Cancel the reverting of a rack state change' })
+  cancelExpiringRack(@Param('rackId') id: string) { return this.rt.machines.cancelExpiring('rack', id); }
 
   @Delete('slaves/dead') @ApiOperation({ summary: 'Forget every DEAD agent' })
   removeDead() { return this.rt.machines.deleteDeadAgents(); }

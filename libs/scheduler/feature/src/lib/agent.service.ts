@@ -24,7 +24,7 @@ export class AgentService {
     private readonly ctx: SchedulerContext,
     private readonly scheduler: TaskScheduler,
   ) {
-    this.read = new ReadModels(ctx);
+    this.read = new ReadModels(ctx, scheduler.expiring);
   }
 
   async register(body: unknown): Promise<AgentRegistrationResponse> {

@@ -16,7 +16,7 @@ export class DeployService {
     private readonly limits: ValidationLimits,
   ) {
     this.events = new RequestEvents(ctx);
-    this.read = new ReadModels(ctx);
+    this.read = new ReadModels(ctx, scheduler.expiring);
   }
 
   async deploy(body: unknown, user?: string): Promise<SingularityRequestParent> {

@@ -1,4 +1,4 @@
-import type { MachineState, SingularityMachineStateHistoryUpdate } from '@singularity/models';
+import { MACHINE_STATES, type MachineState, type SingularityMachineStateHistoryUpdate } from '@singularity/models';
 import { ConflictError, InvalidRequestError, NotFoundError } from '@singularity/util';
 import { ReadModels } from './read-models';
 import type { SchedulerContext } from './scheduler-context';
@@ -40,14 +40,15 @@ export class MachineService {
     private readonly ctx: SchedulerContext,
     private readonly scheduler: TaskScheduler,
   ) {
-    this.read = new ReadModels(ctx);
+    this.read = new ReadModels(ctx, scheduler.expiring);
   }
 
   async agentAction(agentId: string, action: MachineAction, body: unknown, user?: string) {
     const agent = this.findAgent(agentId);
-    const { message } = parseMachineChange(body);
+    const change = parseMachineChange(body);
     this.checkTransition(`agent ${agentId}`, agent.state, action);
-    this.ctx.state.putAgent(withMachineState(agent, ACTIONS[action].to, this.ctx.clock.now(), user, message));
+    this.ctx.state.putAgent(withMachineState(agent, ACTIONS[action].to, this.ctx.clock.now(), user, change.message));
+    this.expireLater('agent', agentId, agent.state, change, user);
     await this.ctx.state.flush();
     this.ctx.logger.info({ agentId, action, user }, 'agent state changed by operator');
     this.scheduler.tickSoon(0);
@@ -56,8 +57,10 @@ export class MachineService {
 
   async rackAction(rackId: string, action: MachineAction, body: unknown, user?: string) {
     const rack = this.findRack(rackId);
-    const { message } = parseMachineChange(body);
+    const change = parseMachineChange(body);
+    const { message } = change;
     this.checkTransition(`rack ${rackId}`, rack.state, action);
+    this.expireLater('rack', rackId, rack.state, change, user);
     const now = this.ctx.clock.now();
     this.ctx.state.putRack(withMachineState(rack, ACTIONS[action].to, now, user, message));
     // A rack action applies to each of its agents that can take it.
@@ -69,6 +72,36 @@ export class MachineService {
     await this.ctx.state.flush();
     this.scheduler.tickSoon(0);
     return this.read.rack(this.findRack(rackId));
+  }
+
+  /** With `durationMillis`, the change reverts by itself to `revertToState` (default: the state before). */
+  private expireLater(machineType: 'agent' | 'rack', machineId: string, before: MachineState, change: MachineChange, user?: string): void {
+    if (!change.durationMillis) {
+      this.scheduler.expiring.takeMachine(machineType, machineId);
+      return;
+    }
+    this.scheduler.expiring.setMachine({
+      machineType,
+      machineId,
+      user,
+      startMillis: this.ctx.clock.now(),
+      durationMillis: change.durationMillis,
+      actionId: change.actionId ?? `${machineType}-${machineId}-${this.ctx.clock.now()}`,
+      revertToState: change.revertToState ?? before,
+      killTasksOnDecommissionTimeout: change.killTasksOnDecommissionTimeout,
+      expiringAPIRequestObject: { ...change },
+    });
+  }
+
+  /** `GET /slaves/expiring`, `/racks/expiring` (SingularityExpiringMachineState[]). */
+  expiringStates(machineType: 'agent' | 'rack') {
+    return this.scheduler.expiring.machineStates(machineType).map(({ machineType: _t, durationMillis: _d, ...wire }) => wire);
+  }
+
+  /** `DELETE …/{id}/expiring`: keeps the state, cancels its reverting. */
+  async cancelExpiring(machineType: 'agent' | 'rack', machineId: string): Promise<void> {
+    if (!this.scheduler.expiring.takeMachine(machineType, machineId)) throw new NotFoundError(`No expiring state change for ${machineType} ${machineId}`);
+    await this.ctx.state.flush();
   }
 
   async deleteAgent(agentId: string): Promise<void> {
@@ -111,10 +144,39 @@ export class MachineService {
   }
 }
 
-function parseMachineChange(body: unknown): { message?: string } {
+interface MachineChange {
+  message?: string;
+  durationMillis?: number;
+  revertToState?: MachineState;
+  killTasksOnDecommissionTimeout?: boolean;
+  actionId?: string;
+}
+
+/** A `SingularityMachineChangeRequest` body (optional). */
+function parseMachineChange(body: unknown): MachineChange {
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('body: must be a SingularityMachineChangeRequest object');
-  const message = (body as { message?: unknown }).message;
-  if (message !== undefined && message !== null && typeof message !== 'string') throw new InvalidRequestError('message: must be a string', 'message');
-  return { message: (message as string | null) ?? undefined };
+  const b = body as Record<string, unknown>;
+  const out: MachineChange = {};
+  const str = (k: 'message' | 'actionId') => {
+    if (b[k] === undefined || b[k] === null) return;
+    if (typeof b[k] !== 'string') throw new InvalidRequestError(`${k}: must be a string`, k);
+    out[k] = b[k] as string;
+  };
+  str('message');
+  str('actionId');
+  if (b.durationMillis !== undefined && b.durationMillis !== null) {
+    if (typeof b.durationMillis !== 'number' || !Number.isInteger(b.durationMillis) || b.durationMillis < 1) {
+      throw new InvalidRequestError(`durationMillis: must be a positive integer (got ${JSON.stringify(b.durationMillis)})`, 'durationMillis');
+    }
+    out.durationMillis = b.durationMillis;
+  }
+  if (b.revertToState !== undefined && b.revertToState !== null) {
+    if (!MACHINE_STATES.includes(b.revertToState as MachineState)) {
+      throw new InvalidRequestError(`revertToState: must be one of ${MACHINE_STATES.join(', ')} (got ${JSON.stringify(b.revertToState)})`, 'revertToState');
+    }
+    out.revertToState = b.revertToState as MachineState;
+  }
+  if (typeof b.killTasksOnDecommissionTimeout === 'boolean') out.killTasksOnDecommissionTimeout = b.killTasksOnDecommissionTimeout;
+  return out;
 }

@@ -9,13 +9,17 @@ import {
 } from '@singularity/models';
 import { isHealthy, isLeaving, lastAgentState, type PendingDeployRecord } from '@singularity/scheduler-core';
 import type { SchedulerContext } from './scheduler-context';
+import type { ExpiringActions, ExpiringRequestAction } from './expiring-actions';
 import type { AgentRecord, RackRecord, RequestRecord } from './scheduler-state';
 
 /** Builds the API's read models from live state. */
 export class ReadModels {
   private stateCache: { at: number; value: SingularityState } | undefined;
 
-  constructor(private readonly ctx: SchedulerContext) {}
+  constructor(
+    private readonly ctx: SchedulerContext,
+    private readonly expiring?: ExpiringActions,
+  ) {}
 
   requestParent(record: RequestRecord): SingularityRequestParent {
     const state = this.ctx.state;
@@ -30,6 +34,15 @@ export class ReadModels {
     if (pending) {
       parent.pendingDeploy = state.getDeploy(id, pending.deployMarker.deployId);
       parent.pendingDeployState = wirePendingDeploy(pending);
+    }
+    if (this.expiring) {
+      const wire = (a: ExpiringRequestAction | undefined) => (a ? { ...a, kind: undefined, durationMillis: undefined } : undefined);
+      const out = parent as SingularityRequestParent & Record<string, unknown>;
+      out.expiringBounce = wire(this.expiring.get(id, 'bounce'));
+      out.expiringPause = wire(this.expiring.get(id, 'pause'));
+      out.expiringScale = wire(this.expiring.get(id, 'scale'));
+      out.expiringSkipHealthchecks = wire(this.expiring.get(id, 'skipHealthchecks'));
+      for (const k of ['expiringBounce', 'expiringPause', 'expiringScale', 'expiringSkipHealthchecks']) if (out[k] === undefined) delete out[k];
     }
     return parent;
   }

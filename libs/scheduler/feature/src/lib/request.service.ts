@@ -37,7 +37,7 @@ export class RequestService {
     private readonly limits: ValidationLimits,
   ) {
     this.events = new RequestEvents(ctx);
-    this.read = new ReadModels(ctx);
+    this.read = new ReadModels(ctx, scheduler.expiring);
   }
 
   list(filter: RequestListFilter, requestType?: string): SingularityRequestParent[] {
@@ -143,6 +143,17 @@ export class RequestService {
     if (record.state === 'PAUSED') throw new ConflictError(`Request ${requestId} is already paused`);
     if (record.state === 'DELETING') throw new ConflictError(`Request ${requestId} is being deleted`);
     const paused = this.events.setRequestState(record, 'PAUSED', 'PAUSED', user, options.message);
+    if (options.durationMillis) {
+      this.scheduler.expiring.set({
+        kind: 'pause',
+        requestId,
+        user,
+        startMillis: this.ctx.clock.now(),
+        durationMillis: options.durationMillis,
+        actionId: options.actionId ?? randomUUID(),
+        expiringAPIRequestObject: { ...options },
+      });
+    }
     this.events.dropPendingWork(requestId);
     const killTasks = options.killTasks ?? true;
     for (const t of this.ctx.state.tasksOf(requestId)) {
@@ -158,6 +169,7 @@ export class RequestService {
     const record = this.find(requestId);
     if (record.state !== 'PAUSED') throw new ConflictError(`Request ${requestId} is not paused (it is ${record.state})`);
     const active = this.events.setRequestState(record, 'ACTIVE', 'UNPAUSED', user, options.message);
+    this.scheduler.expiring.take(requestId, 'pause');
     const activeDeployId = this.ctx.state.activeDeployId(requestId);
     if (activeDeployId && isLongRunning(record.request.requestType)) {
       this.events.enqueue({ requestId, deployId: activeDeployId, pendingType: 'UNPAUSED', user, skipHealthchecks: options.skipHealthchecks });
@@ -186,6 +198,17 @@ export class RequestService {
       if (t.task.taskId.deployId === activeDeployId && !isLeaving(t)) this.events.cleanup(t, cleanupType, user, options.message, actionId);
     }
     this.events.history(record, 'BOUNCED', user, options.message);
+    // Every bounce expires: unfinished, it is cancelled after durationMillis (default defaultBounceExpirationMinutes).
+    this.scheduler.expiring.set({
+      kind: 'bounce',
+      requestId,
+      deployId: activeDeployId,
+      user,
+      startMillis: this.ctx.clock.now(),
+      durationMillis: options.durationMillis ?? this.ctx.settings.defaultBounceExpirationMinutes * 60_000,
+      actionId,
+      expiringAPIRequestObject: { ...options },
+    });
     this.events.enqueue({ requestId, deployId: activeDeployId, pendingType: 'BOUNCE', user, actionId, skipHealthchecks: options.skipHealthchecks, message: options.message });
     await this.ctx.state.flush();
     this.scheduler.tickSoon(0);
@@ -248,6 +271,24 @@ export class RequestService {
     return this.read.requestParent(this.find(requestId));
   }
 
+  /** `DELETE …/pause`, `…/scale`: the action stays, only its expiry is cancelled. */
+  async cancelExpiring(requestId: string, kind: 'pause' | 'scale'): Promise<SingularityRequestParent> {
+    const record = this.find(requestId);
+    if (!this.scheduler.expiring.take(requestId, kind)) throw new NotFoundError(`Request ${requestId} has no expiring ${kind}`);
+    await this.ctx.state.flush();
+    return this.read.requestParent(record);
+  }
+
+  /** `DELETE …/bounce`: stops a bounce in progress; old tasks not yet killed keep running. */
+  async cancelBounce(requestId: string, user?: string): Promise<SingularityRequestParent> {
+    const record = this.find(requestId);
+    if (!this.scheduler.expiring.get(requestId, 'bounce')) throw new NotFoundError(`Request ${requestId} is not bouncing`);
+    this.scheduler.cancelBounce(requestId, user);
+    await this.ctx.state.flush();
+    this.scheduler.tickSoon(0);
+    return this.read.requestParent(record);
+  }
+
   async scale(requestId: string, body: unknown, user: string | undefined, largeScaleDownAcknowledged: boolean): Promise<SingularityRequestParent> {
     const options = validateScaleRequest(body);
     const record = this.find(requestId);
@@ -270,6 +311,20 @@ export class RequestService {
     const updated: RequestRecord = { ...record, request: { ...record.request, instances: options.instances }, timestamp: this.ctx.clock.now() };
     this.ctx.state.putRequest(updated);
     this.events.history(updated, 'SCALED', user, options.message ?? `scaled from ${current} to ${options.instances}`);
+    if (options.durationMillis) {
+      this.scheduler.expiring.set({
+        kind: 'scale',
+        requestId,
+        user,
+        startMillis: this.ctx.clock.now(),
+        durationMillis: options.durationMillis,
+        actionId: options.actionId ?? randomUUID(),
+        revertToInstances: this.scheduler.expiring.get(requestId, 'scale')?.revertToInstances ?? current,
+        expiringAPIRequestObject: { ...options },
+      });
+    } else {
+      this.scheduler.expiring.take(requestId, 'scale');
+    }
     const activeDeployId = this.ctx.state.activeDeployId(requestId);
     if (activeDeployId) this.events.enqueue({ requestId, deployId: activeDeployId, pendingType: 'UPDATED_REQUEST', user, message: options.message });
     await this.ctx.state.flush();

@@ -63,7 +63,7 @@ export class SchedulerRuntime {
       new TaskService(ctx, scheduler),
       new AgentService(ctx, scheduler),
       new MachineService(ctx, scheduler),
-      new ReadModels(ctx),
+      new ReadModels(ctx, scheduler.expiring),
       options.store,
     );
   }

@@ -38,6 +38,7 @@ import {
 import type { AgentGateway } from './agent-gateway';
 import { TaskReconciler } from './task-reconciler';
 import { HealthMonitor } from './health-monitor';
+import { ExpiringActions } from './expiring-actions';
 import { HttpHealthChecker, systemTimers, type TimerPort } from './health';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
@@ -68,6 +69,7 @@ export class TaskScheduler {
   private readonly events: RequestEvents;
   readonly reconciler: TaskReconciler;
   readonly health: HealthMonitor;
+  readonly expiring: ExpiringActions;
   /** Tasks whose launch the agent has accepted in this process's life (memory only; resent after a restart). */
   private readonly launchAccepted = new Set<string>();
   private readonly launchInFlight = new Set<string>();
@@ -85,6 +87,7 @@ export class TaskScheduler {
     timers: TimerPort = systemTimers,
   ) {
     this.events = new RequestEvents(ctx);
+    this.expiring = new ExpiringActions(ctx.state);
     this.health = new HealthMonitor(ctx, new HttpHealthChecker({ clock: ctx.clock, timers, logger: ctx.logger }), (record, verdict) => {
       if (verdict.status === 'UNHEALTHY') this.onUnhealthy(record, verdict.message);
       this.tickSoon();
@@ -170,6 +173,8 @@ export class TaskScheduler {
     this.reconciler.maybeStartRound(now);
     this.checkMachines(now);
     this.checkCooldowns(now);
+    this.checkExpiringActions(now);
+    this.forgetFinishedBounces();
     this.checkTimeLimits(now);
     this.checkDeploys(now);
     this.drainPendingQueue(now);
@@ -464,6 +469,19 @@ export class TaskScheduler {
       if (agent) orders.push({ agent, taskId: record.task.taskId.id, request: { destroy, user: cleanup.user, message: cleanup.message } });
     }
     return orders;
+  }
+
+  /** A bounce is over once none of its old tasks is left: its expiry no longer applies. */
+  private forgetFinishedBounces(): void {
+    for (const record of this.ctx.state.requests.values()) {
+      const requestId = record.request.id;
+      if (!this.expiring.get(requestId, 'bounce')) continue;
+      const bouncing = this.ctx.state.tasksOf(requestId).some((t) => {
+        const type = t.cleanup?.cleanupType ?? t.killed?.cleanupType;
+        return type === 'BOUNCING' || type === 'INCREMENTAL_BOUNCE';
+      });
+      if (!bouncing) this.expiring.take(requestId, 'bounce');
+    }
   }
 
   /** How many incrementally bounced tasks may die now: healthy staying + bounced still alive − instances. */
@@ -778,6 +796,59 @@ export class TaskScheduler {
     }
   }
 
+  // ---------- expiring actions ----------
+  /** Reverts operator actions whose time is up, and forgets bounces that finished (spec §2.6). */
+  private checkExpiringActions(now: number): void {
+    const state = this.ctx.state;
+    for (const action of this.expiring.dueRequestActions(now)) {
+      this.expiring.take(action.requestId, action.kind);
+      const record = state.getRequest(action.requestId);
+      if (!record) continue;
+      const why = `${action.kind} expired after ${Math.round(action.durationMillis / 1000)} s`;
+      if (action.kind === 'pause' && record.state === 'PAUSED') {
+        this.events.setRequestState(record, 'ACTIVE', 'UNPAUSED', action.user, why);
+        const activeDeployId = state.activeDeployId(action.requestId);
+        if (activeDeployId) this.events.enqueue({ requestId: action.requestId, deployId: activeDeployId, pendingType: 'UNPAUSED', user: action.user });
+      } else if (action.kind === 'scale' && action.revertToInstances !== undefined) {
+        const reverted = { ...record, request: { ...record.request, instances: action.revertToInstances }, timestamp: now };
+        state.putRequest(reverted);
+        this.events.history(reverted, 'SCALE_REVERTED', action.user, `${why}; back to ${action.revertToInstances} instance(s)`);
+        const activeDeployId = state.activeDeployId(action.requestId);
+        if (activeDeployId) this.events.enqueue({ requestId: action.requestId, deployId: activeDeployId, pendingType: 'UPDATED_REQUEST', user: action.user });
+      } else if (action.kind === 'bounce') {
+        this.cancelBounce(action.requestId, action.user);
+      } else if (action.kind === 'skipHealthchecks' && action.revertToSkipHealthchecks !== undefined) {
+        state.putRequest({ ...record, request: { ...record.request, skipHealthchecks: action.revertToSkipHealthchecks }, timestamp: now });
+      }
+      this.ctx.logger.info({ requestId: action.requestId, kind: action.kind }, 'expiring action reverted');
+    }
+    for (const expiring of this.expiring.dueMachineStates(now)) {
+      this.expiring.takeMachine(expiring.machineType, expiring.machineId);
+      const message = `expired after ${Math.round(expiring.durationMillis / 1000)} s`;
+      if (expiring.machineType === 'agent') {
+        const agent = state.agents.get(expiring.machineId);
+        if (agent && agent.state !== 'DEAD') state.putAgent(withMachineState(agent, expiring.revertToState, now, expiring.user, message));
+      } else {
+        const rack = state.racks.get(expiring.machineId);
+        if (rack) state.putRack(withMachineState(rack, expiring.revertToState, now, expiring.user, message));
+      }
+    }
+  }
+
+  /**
+   * Ends a bounce early (expiry or DELETE …/bounce): old tasks not yet killed stay,
+   * and CANCEL_BOUNCE trims the replacements back to the instance count. Caller flushes.
+   */
+  cancelBounce(requestId: string, user?: string): void {
+    this.expiring.take(requestId, 'bounce');
+    for (const record of this.ctx.state.tasksOf(requestId)) {
+      const type = record.cleanup?.cleanupType;
+      if (!record.killed && (type === 'BOUNCING' || type === 'INCREMENTAL_BOUNCE')) this.ctx.state.removeCleanup(record);
+    }
+    const activeDeployId = this.ctx.state.activeDeployId(requestId);
+    if (activeDeployId) this.events.enqueue({ requestId, deployId: activeDeployId, pendingType: 'CANCEL_BOUNCE', user });
+  }
+
   // ---------- cool-down and time limits ----------
   /** Requests in SYSTEM_COOLDOWN leave it once their window no longer holds enough failures (spec §2.6). */
   private checkCooldowns(now: number): void {
@@ -824,6 +895,7 @@ export class TaskScheduler {
     const record = this.ctx.state.getRequest(requestId);
     if (!record) return;
     this.events.history(record, 'DELETED');
+    this.expiring.forgetRequest(requestId);
     this.ctx.state.removePendingDeploy(requestId);
     this.ctx.state.removeRequest(requestId);
     this.ctx.logger.info({ requestId }, 'request deleted');
