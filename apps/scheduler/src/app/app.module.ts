@@ -8,6 +8,7 @@ import { AgentsController, CONFIG, StateController } from './controllers/state.c
 import { HistoryController, TasksController, TrackController } from './controllers/tasks.controller';
 import { HealthController } from './health.controller';
 import { UiController } from './ui.controller';
+import { WebhooksController } from './controllers/webhooks.controller';
 import type { SchedulerConfig } from './scheduler-config';
 
 @Module({})
@@ -15,7 +16,7 @@ export class AppModule {
   static with(runtime: SchedulerRuntime, config: SchedulerConfig): DynamicModule {
     return {
       module: AppModule,
-      controllers: [RequestsController, DeploysController, TasksController, StateController, AgentsController, AgentProtocolController, HealthController, HistoryController, TrackController, UiController],
+      controllers: [RequestsController, DeploysController, TasksController, StateController, AgentsController, AgentProtocolController, HealthController, HistoryController, TrackController, UiController, WebhooksController],
       providers: [
         { provide: RUNTIME, useValue: runtime },
         { provide: CONFIG, useValue: config },

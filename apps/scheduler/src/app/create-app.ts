@@ -56,6 +56,14 @@ export async function createSchedulerApp(options: {
       cooldownMinScheduleSeconds: config.cooldownMinScheduleSeconds,
       tickDebounceMillis: config.tickDebounceMillis,
     },
+    webhooks: {
+      settings: {
+        checkWebhooksEveryMillis: config.checkWebhooksEveryMillis,
+        maxConcurrentWebhooks: config.maxConcurrentWebhooks,
+        maxQueuedUpdatesPerWebhook: config.maxQueuedUpdatesPerWebhook,
+        deleteUndeliverableWebhooksAfterHours: config.deleteUndeliverableWebhooksAfterHours,
+      },
+    },
     limits: {
       ...DEFAULT_VALIDATION_LIMITS,
       maxRequestIdSize: config.maxRequestIdSize,

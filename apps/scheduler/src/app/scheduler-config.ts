@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import { loadConfig } from '@singularity/node-util';
+import { DEFAULT_WEBHOOK_SETTINGS } from '@singularity/scheduler-feature';
 import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_HEALTHCHECK_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
 import { z } from 'zod';
 
@@ -36,6 +37,10 @@ export const schedulerConfigSchema = z
     healthcheckMaxRetries: z.number().int().min(0).optional(),
     healthcheckFailureStatusCodes: z.array(z.number().int()).default([]),
     maxHealthcheckResponseBodyBytes: z.number().int().positive().default(DEFAULT_HEALTHCHECK_SETTINGS.maxHealthcheckResponseBodyBytes),
+    checkWebhooksEveryMillis: positive.default(DEFAULT_WEBHOOK_SETTINGS.checkWebhooksEveryMillis),
+    maxConcurrentWebhooks: z.number().int().positive().default(DEFAULT_WEBHOOK_SETTINGS.maxConcurrentWebhooks),
+    maxQueuedUpdatesPerWebhook: z.number().int().positive().default(DEFAULT_WEBHOOK_SETTINGS.maxQueuedUpdatesPerWebhook),
+    deleteUndeliverableWebhooksAfterHours: positive.default(DEFAULT_WEBHOOK_SETTINGS.deleteUndeliverableWebhooksAfterHours),
     cooldownFailureThreshold: z.number().int().positive().default(DEFAULT_COOLDOWN_SETTINGS.cooldownFailureThreshold),
     evaluateCooldownOverMinutes: positive.default(DEFAULT_COOLDOWN_SETTINGS.evaluateCooldownOverMinutes),
     cooldownMinScheduleSeconds: z.number().min(0).default(DEFAULT_COOLDOWN_SETTINGS.cooldownMinScheduleSeconds),

@@ -5,6 +5,7 @@ import type { Clock } from '@singularity/util';
 import { AgentService } from './agent.service';
 import type { AgentGateway } from './agent-gateway';
 import type { TimerPort } from './health';
+import { WebhookDispatcher, WebhookService, type WebhookDispatcherOptions } from './webhooks';
 import { DeployService } from './deploy.service';
 import { MachineService } from './machine.service';
 import { ReadModels } from './read-models';
@@ -23,6 +24,8 @@ export interface SchedulerRuntimeOptions {
   gateway: AgentGateway;
   /** Timers of the health checks (default: real ones; tests pass manual ones). */
   timers?: TimerPort;
+  /** Webhook delivery (spec §3.6, §5): settings and poster; defaults when absent. */
+  webhooks?: WebhookDispatcherOptions;
 }
 
 /**
@@ -40,6 +43,8 @@ export class SchedulerRuntime {
     readonly agents: AgentService,
     readonly machines: MachineService,
     readonly read: ReadModels,
+    readonly webhooks: WebhookService,
+    readonly webhookDispatcher: WebhookDispatcher,
     private readonly store: StateStore,
   ) {
     this.startedAt = ctx.clock.now();
@@ -55,6 +60,7 @@ export class SchedulerRuntime {
       { store: options.store.describe(), requests: state.requests.size, activeTasks: state.tasks.size, agents: state.agents.size },
       'live state loaded',
     );
+    const webhooks = new WebhookService(ctx);
     return new SchedulerRuntime(
       ctx,
       scheduler,
@@ -64,6 +70,8 @@ export class SchedulerRuntime {
       new AgentService(ctx, scheduler),
       new MachineService(ctx, scheduler),
       new ReadModels(ctx, scheduler.expiring),
+      webhooks,
+      new WebhookDispatcher(ctx, { timers: options.timers, ...options.webhooks }),
       options.store,
     );
   }
@@ -71,10 +79,12 @@ export class SchedulerRuntime {
   /** Starts the scheduling loop (the leader's work). */
   start(): void {
     this.scheduler.start();
+    this.webhookDispatcher.start();
   }
 
   async stop(): Promise<void> {
     await this.scheduler.stop();
+    await this.webhookDispatcher.stop();
     await this.ctx.state.flush().catch(() => undefined);
     await this.store.close();
   }
