@@ -43,6 +43,8 @@ export async function createSchedulerApp(options: {
       heartbeatIntervalMillis: config.heartbeatIntervalMillis,
       agentHeartbeatTimeoutSeconds: config.agentHeartbeatTimeoutSeconds,
       startNewReconcileEverySeconds: config.startNewReconcileEverySeconds,
+      deleteDeadAgentsAfterHours: config.deleteDeadAgentsAfterHours,
+      agentReregisterTimeoutSeconds: config.agentReregisterTimeoutSeconds,
       healthcheckIntervalSeconds: config.healthcheckIntervalSeconds,
       healthcheckTimeoutSeconds: config.healthcheckTimeoutSeconds,
       startupTimeoutSeconds: config.startupTimeoutSeconds,

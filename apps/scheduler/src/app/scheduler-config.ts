@@ -29,6 +29,8 @@ export const schedulerConfigSchema = z
     heartbeatIntervalMillis: positive.default(5000),
     agentHeartbeatTimeoutSeconds: positive.default(60),
     startNewReconcileEverySeconds: positive.default(600),
+    deleteDeadAgentsAfterHours: positive.default(168),
+    agentReregisterTimeoutSeconds: positive.default(600),
     healthcheckIntervalSeconds: positive.default(DEFAULT_HEALTHCHECK_SETTINGS.healthcheckIntervalSeconds),
     healthcheckTimeoutSeconds: positive.default(DEFAULT_HEALTHCHECK_SETTINGS.healthcheckTimeoutSeconds),
     startupTimeoutSeconds: positive.default(DEFAULT_HEALTHCHECK_SETTINGS.startupTimeoutSeconds),

@@ -25,6 +25,10 @@ export interface SchedulerConfigSettings
   heartbeatIntervalMillis: number;
   /** How often a reconciliation round starts (spec §5 `startNewReconcileEverySeconds`). */
   startNewReconcileEverySeconds: number;
+  /** DEAD agents are forgotten after this long (spec §5, 168). */
+  deleteDeadAgentsAfterHours: number;
+  /** A task lost with its agent comes back if the agent reports it within 1.5 × this (spec §3.2, 600). */
+  agentReregisterTimeoutSeconds: number;
   /** An agent silent for this long is DEAD and its tasks are LOST. */
   agentHeartbeatTimeoutSeconds: number;
   /** Longest a pending-task launch may wait for more offers before a tick places it. */

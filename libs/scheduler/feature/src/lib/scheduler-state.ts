@@ -1,17 +1,18 @@
-import type {
-  AgentRegistration,
-  MachineState,
-  RequestHistoryType,
-  RequestState,
-  SingularityDeploy,
-  SingularityDeployResult,
-  SingularityPendingRequest,
-  SingularityPendingTask,
-  SingularityRequest,
-  SingularityRequestDeployState,
-  SingularityTask,
-  SingularityTaskCleanup,
-  SingularityTaskHistoryUpdate,
+import {
+  isTerminalTaskState,
+  type AgentRegistration,
+  type MachineState,
+  type RequestHistoryType,
+  type RequestState,
+  type SingularityDeploy,
+  type SingularityDeployResult,
+  type SingularityPendingRequest,
+  type SingularityPendingTask,
+  type SingularityRequest,
+  type SingularityRequestDeployState,
+  type SingularityTask,
+  type SingularityTaskCleanup,
+  type SingularityTaskHistoryUpdate,
 } from '@singularity/models';
 import type { DeployStatistics, KilledTaskRecord, PendingDeployRecord, SingularityTaskHealthcheckResult, TaskRecord } from '@singularity/scheduler-core';
 import type { StateOp, StateStore } from '@singularity/scheduler-state';
@@ -486,6 +487,26 @@ export class SchedulerState {
     removeFromIndex(this.finishedTasksByRequest, f.task.taskId.requestId, taskId);
     this.del(C.finishedTasks, taskId);
   }
+  /**
+   * Brings a finished (lost) task back to the live tables, without its terminal
+   * updates: its agent turned out to still run it (spec §3.2 TASK_RECOVERED).
+   */
+  recoverTask(taskId: string): TaskRecord | undefined {
+    const finished = this.finishedTasks.get(taskId);
+    if (!finished) return undefined;
+    this.forgetFinished(taskId);
+    const record: TaskRecord = {
+      task: finished.task,
+      updates: finished.updates.filter((u) => !isTerminalTaskState(u.taskState)),
+      healthcheckResults: finished.healthcheckResults,
+    };
+    this.indexTask(record);
+    this.put(C.tasks, taskId, record.task);
+    for (const u of record.updates) this.put(C.taskUpdates, `${taskId}:${u.taskState}`, u);
+    for (const r of record.healthcheckResults ?? []) this.put(C.taskHealthchecks, healthcheckKey(r), r);
+    return record;
+  }
+
   getFinishedTask(taskId: string): FinishedTaskRecord | undefined {
     return this.finishedTasks.get(taskId);
   }

@@ -56,7 +56,7 @@ export class SchedulerHarness {
       clock,
       gateway,
       logger: createLogger('scheduler-test', {}, process.env.LOG_LEVEL ?? 'warn'),
-      settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, startNewReconcileEverySeconds: 600, tickDebounceMillis: 0 },
+      settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, startNewReconcileEverySeconds: 600, deleteDeadAgentsAfterHours: 168, agentReregisterTimeoutSeconds: 600, tickDebounceMillis: 0 },
       limits: DEFAULT_VALIDATION_LIMITS,
     });
     return new SchedulerHarness(runtime, clock, gateway, store, timers);

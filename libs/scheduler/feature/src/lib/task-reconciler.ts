@@ -24,8 +24,10 @@ export interface TaskReconciliationStatistics {
 export interface ReconcileActions {
   /** The scheduler has the task but the agent does not: it is lost. */
   lost(taskId: string, message: string): void;
-  /** The agent runs a task the scheduler does not have: it must die. */
+  /** The agent runs a task the scheduler does not have: recovered if it may be, else it must die. */
   kill(agent: AgentRecord, taskId: string): void;
+  /** True when the task was taken back (a lost task whose agent still runs it). */
+  recover?(agent: AgentRecord, taskId: string): boolean;
 }
 
 /**
@@ -81,7 +83,8 @@ export class TaskReconciler {
       }
     }
     for (const r of reported) {
-      if (!this.ctx.state.getTask(r.taskId) && !isTerminalTaskState(r.state)) this.actions.kill(agent, r.taskId);
+      if (this.ctx.state.getTask(r.taskId) || isTerminalTaskState(r.state)) continue;
+      if (!this.actions.recover?.(agent, r.taskId)) this.actions.kill(agent, r.taskId);
     }
     if (this.round) {
       this.round.iterations++;

@@ -94,6 +94,7 @@ export class TaskScheduler {
     });
     this.reconciler = new TaskReconciler(ctx, {
       lost: (taskId, message) => this.applyLocalTerminal(taskId, 'TASK_LOST', message),
+      recover: (agent, taskId) => this.tryRecover(agent, taskId),
       kill: (agent, taskId) => {
         this.ctx.logger.warn({ taskId, agentId: agent.agentId }, 'agent runs a task the scheduler does not know; killing it');
         void this.sendKill({ agent, taskId, request: { message: 'unknown to the scheduler' } });
@@ -207,6 +208,11 @@ export class TaskScheduler {
     const timeoutMillis = this.ctx.settings.agentHeartbeatTimeoutSeconds * 1000;
     const agentsByRack = new Map<string, AgentRecord[]>();
     for (const agent of [...state.agents.values()]) {
+      if (agent.state === 'DEAD' && now - agent.stateChangedAt > this.ctx.settings.deleteDeadAgentsAfterHours * 3_600_000) {
+        state.removeAgent(agent.agentId);
+        this.ctx.logger.info({ agentId: agent.agentId }, 'dead agent purged');
+        continue;
+      }
       if (agent.state !== 'DEAD' && now - agent.lastSeenAt > timeoutMillis) this.markAgentDead(agent, now);
       else if (agent.state === 'STARTING_DECOMMISSION') this.startDecommission(agent, now);
       else if (agent.state === 'DECOMMISSIONING' && state.tasksOnAgent(agent.agentId).length === 0) {
@@ -364,7 +370,9 @@ export class TaskScheduler {
 
     // Automatic rollback: the previous deploy stays active; only the new deploy's tasks go.
     state.putDeployState({ requestId, activeDeploy: previous?.activeDeploy });
-    const cleanupType = deployState === 'CANCELED' ? 'DEPLOY_CANCELED' : 'DEPLOY_FAILED';
+    // A canary deploy's tasks stay until the old deploy is whole again (INCREMENTAL_* cleanups wait, spec §2.3.6).
+    const canary = (pending.deployProgress.deployInstanceCountPerStep ?? 0) > 0;
+    const cleanupType = deployState === 'CANCELED' ? (canary ? 'INCREMENTAL_DEPLOY_CANCELLED' : 'DEPLOY_CANCELED') : canary ? 'INCREMENTAL_DEPLOY_FAILED' : 'DEPLOY_FAILED';
     for (const t of state.tasksOf(requestId)) {
       if (t.task.taskId.deployId === deployId && !isLeaving(t)) this.events.cleanup(t, cleanupType, marker.user, message);
     }
@@ -440,7 +448,9 @@ export class TaskScheduler {
       if (!cleanup) continue;
       const requestRecord = state.getRequest(record.task.taskId.requestId);
       const longRunning = requestRecord ? isLongRunning(requestRecord.request.requestType) : true;
-      let killNow = killsImmediately(cleanup.cleanupType, longRunning) || requestRecord?.state === 'PAUSED' || !requestRecord;
+      // A paused request's tasks die at once, except those paused with killTasks=false (PAUSING): they finish.
+      const pausedKill = requestRecord?.state === 'PAUSED' && cleanup.cleanupType !== 'PAUSING';
+      let killNow = killsImmediately(cleanup.cleanupType, longRunning) || pausedKill || !requestRecord;
       if (!killNow && longRunning && requestRecord && cleanup.cleanupType === 'INCREMENTAL_BOUNCE') {
         // One old task goes for each replacement beyond the instance count that is healthy (spec §2.5).
         const id = requestRecord.request.id;
@@ -755,7 +765,8 @@ export class TaskScheduler {
     if (!isLongRunning(type)) {
       if (requestRecord.state === 'SYSTEM_COOLDOWN' && taskState === 'TASK_FINISHED') this.exitCooldown(requestRecord, undefined, 'a run succeeded');
       // A one-off run lost with its machine runs again; a failed one while numRetriesOnFailure allows (spec §2.4, §3.2).
-      const lostWithMachine = taskState === 'TASK_LOST' && !intentional;
+      // RUN_ONCE runs once per deploy: a lost run is not repeated (scenario 18).
+      const lostWithMachine = taskState === 'TASK_LOST' && !intentional && type !== 'RUN_ONCE';
       const userTriggered = type === 'SCHEDULED' && pt.pendingTaskId.pendingType === 'IMMEDIATE';
       const retry = lostWithMachine || shouldRetry({ requestType: type, numRetriesOnFailure: requestRecord.request.numRetriesOnFailure, stats, failure, userTriggered });
       const activeDeployId = state.activeDeployId(requestId);
@@ -913,6 +924,28 @@ export class TaskScheduler {
       this.applyUpdate(record, 'TASK_LOST', this.ctx.clock.now(), `Task was not running on agent ${agent.hostname} when it registered again`);
     }
     this.reconciler.onReport(agent, reported, this.ctx.clock.now());
+  }
+
+  /**
+   * A long-running task declared lost with its agent, reported running again by
+   * that agent soon enough, while its deploy is still active, is taken back
+   * (spec §3.2): convergence then trims the replacement it got meanwhile.
+   */
+  private tryRecover(agent: AgentRecord, taskId: string): boolean {
+    const state = this.ctx.state;
+    const finished = state.getFinishedTask(taskId);
+    if (!finished || finished.task.mesosTask.agentId.value !== agent.agentId) return false;
+    if (finished.updates.at(-1)?.taskState !== 'TASK_LOST') return false;
+    if (this.ctx.clock.now() - finished.finishedAt > 1.5 * this.ctx.settings.agentReregisterTimeoutSeconds * 1000) return false;
+    const { requestId, deployId } = finished.task.taskId;
+    const requestRecord = state.getRequest(requestId);
+    if (!requestRecord || !isRunnableState(requestRecord.state) || !isLongRunning(requestRecord.request.requestType)) return false;
+    if (state.activeDeployId(requestId) !== deployId) return false;
+    state.recoverTask(taskId);
+    this.launchAccepted.add(taskId);
+    this.events.enqueue({ requestId, deployId, pendingType: 'TASK_RECOVERED', message: `${taskId} recovered on agent ${agent.hostname}` });
+    this.ctx.logger.warn({ taskId, agentId: agent.agentId }, 'lost task reported running again by its agent; recovered');
+    return true;
   }
 
   /** A heartbeat's task list: the continuous half of reconciliation. Caller flushes. */
