@@ -34,6 +34,16 @@ describe('scheduler (harness: real runtime, in-memory store, fake agent gateway)
     expect(parent.taskIds?.healthy.map((t) => t.id)).toEqual([taskId]);
   });
 
+  it('says why a pending task cannot be placed', async () => {
+    await h.registerAgent();
+    await h.runtime.requests.createOrUpdate({ id: 'big', requestType: 'WORKER' });
+    await h.runtime.deploys.deploy({ deploy: { requestId: 'big', id: 'b1', command: 'x', resources: { cpus: 1, memoryMb: 20000, numPorts: 0, diskMb: 0 } } });
+    await h.tick();
+    const [pending] = h.runtime.tasks.scheduled('big') as Array<{ placement?: { summary: string; reasons: Record<string, number> } }>;
+    expect(pending.placement?.reasons).toEqual({ NOT_ENOUGH_MEMORY: 1 });
+    expect(pending.placement?.summary).toMatch(/0 of 1 agents fit: 1 × not enough memory/);
+  });
+
   it('replaces a killed task', async () => {
     const [taskId] = await runningService(h);
     await h.runtime.tasks.kill(taskId, undefined, 'ann');

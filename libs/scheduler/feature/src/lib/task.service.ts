@@ -53,14 +53,20 @@ export class TaskService {
     };
   }
 
-  /** Pending tasks with their request and deploy, oldest due first. */
-  scheduled(requestId?: string): SingularityTaskRequest[] {
+  /**
+   * Pending tasks with their request and deploy, oldest due first; `placement`
+   * says why one is still pending after a scheduling round.
+   */
+  scheduled(requestId?: string): Array<SingularityTaskRequest & { placement?: { reasons: Record<string, number | undefined>; summary: string } }> {
     const pending: SingularityPendingTask[] = requestId ? this.ctx.state.pendingTasksOf(requestId) : [...this.ctx.state.pendingTasks.values()];
-    const out: SingularityTaskRequest[] = [];
+    const out: Array<SingularityTaskRequest & { placement?: { reasons: Record<string, number | undefined>; summary: string } }> = [];
     for (const pendingTask of pending.sort((a, b) => a.pendingTaskId.nextRunAt - b.pendingTaskId.nextRunAt)) {
       const request = this.ctx.state.getRequest(pendingTask.pendingTaskId.requestId)?.request;
       const deploy = this.ctx.state.getDeploy(pendingTask.pendingTaskId.requestId, pendingTask.pendingTaskId.deployId);
-      if (request && deploy) out.push({ request, deploy, pendingTask });
+      if (!request || !deploy) continue;
+      // Why it is still pending, as of the last round (conventions §4); an extra field old clients ignore.
+      const unplaced = this.scheduler.unplacedReasons(pendingTask.pendingTaskId.id);
+      out.push(unplaced ? { request, deploy, pendingTask, placement: { reasons: unplaced.reasons, summary: unplaced.summary } } : { request, deploy, pendingTask });
     }
     return out;
   }
