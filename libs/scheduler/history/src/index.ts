@@ -1,1 +1,13 @@
-export {};
+export * from './lib/history.types';
+export * from './lib/history-repository.port';
+export * from './lib/history-logger';
+export * from './lib/history-paging';
+export * from './lib/history-records';
+export * from './lib/history-purging';
+export * from './lib/in-memory-history-repository';
+export * from './lib/history-repository.contract';
+export * from './lib/sql/sql-history-repository';
+export { HISTORY_MIGRATIONS, HISTORY_MIGRATIONS_TABLE } from './lib/sql/migrations';
+export * from './lib/database/history-database';
+export { EmbeddedPostgresServer, embeddedPostgresBinaries, type EmbeddedPostgresOptions } from './lib/database/embedded-postgres-server';
+export { redactPostgresUrl, describePostgresUrl } from './lib/database/postgres-url';
