@@ -14,4 +14,5 @@ for (const top of ['apps', 'libs', 'e2e']) {
   if (existsSync(join(__dirname, top))) walk(join(__dirname, top), 2);
 }
 
-module.exports = { projects, maxWorkers: 2 };
+// testTimeout is global (not per project) when projects run together: real processes and servers need room.
+module.exports = { projects, maxWorkers: 2, testTimeout: 30000 };
