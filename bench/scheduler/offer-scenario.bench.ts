@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     clock,
     gateway,
     logger: createLogger('bench', {}, 'warn'),
-    settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 3600, startNewReconcileEverySeconds: 600, deleteDeadAgentsAfterHours: 168, agentReregisterTimeoutSeconds: 600, tickDebounceMillis: 0 },
+    settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 3600, startNewReconcileEverySeconds: 600, deleteDeadAgentsAfterHours: 168, persistHistoryEverySeconds: 120, agentReregisterTimeoutSeconds: 600, tickDebounceMillis: 0 },
     limits: { ...DEFAULT_VALIDATION_LIMITS, maxNumCpusPerInstance: 50, maxMemoryMbPerInstance: 24_000, maxDiskMbPerInstance: 60_000 },
   });
   process.stdout.write(`machine: ${cpus().length} × ${cpus()[0]?.model}, node ${process.version}; journal in ${dir}\n`);

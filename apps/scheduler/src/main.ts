@@ -1,5 +1,6 @@
 import { createLogger, onShutdown } from '@singularity/node-util';
 import { EmbeddedStateStore } from '@singularity/scheduler-state';
+import { openSqlHistoryRepository } from '@singularity/scheduler-history';
 import { createSchedulerApp } from './app/create-app';
 import { loadSchedulerConfig } from './app/scheduler-config';
 
@@ -7,7 +8,13 @@ async function main(): Promise<void> {
   const logger = createLogger('scheduler');
   const config = loadSchedulerConfig();
   const store = new EmbeddedStateStore({ directory: `${config.dataDir}/state`, logger });
-  const { app, runtime } = await createSchedulerApp({ config, store, logger });
+  // History in PostgreSQL: the configured server, or an embedded one under the data directory.
+  const history = await openSqlHistoryRepository({
+    url: config.databaseUrl,
+    embedded: config.databaseUrl ? undefined : { dataDir: `${config.dataDir}/history-db` },
+    logger,
+  });
+  const { app, runtime } = await createSchedulerApp({ config, store, logger, history });
   await app.listen({ host: config.host, port: config.httpPort });
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;

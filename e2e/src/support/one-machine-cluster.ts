@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,7 +38,20 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
  * Logs go to files in that dir; on failure the test prints where.
  */
 export class OneMachineCluster {
-  readonly dir = mkdtempSync(join(tmpdir(), 'singularity-e2e-'));
+  readonly dir = OneMachineCluster.makeDir();
+
+  /** The embedded PostgreSQL runs as the `postgres` user when we are root: it must be able to enter the data dir. */
+  private static makeDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'singularity-e2e-'));
+    chmodSync(dir, 0o755);
+    return dir;
+  }
+
+  /** The last lines of a program's log, for failure messages. */
+  logTail(name: 'scheduler' | 'agent', lines = 15): string {
+    const file = join(this.dir, `${name}.log`);
+    return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n') : '(no log)';
+  }
   schedulerPort = 0;
   agentPort = 0;
   private scheduler?: ChildProcess;
@@ -74,7 +87,9 @@ export class OneMachineCluster {
       SINGULARITY_SCHEDULER_CHECK_SCHEDULER_EVERY_SECONDS: '1',
       SINGULARITY_SCHEDULER_CONSIDER_TASK_HEALTHY_AFTER_RUNNING_FOR_SECONDS: '1',
     });
-    await until('the scheduler API', async () => ((await fetch(`${this.baseUrl}/api/state`)).ok ? true : undefined));
+    await until('the scheduler API', async () => ((await fetch(`${this.baseUrl}/api/state`)).ok ? true : undefined)).catch((err: Error) => {
+      throw new Error(`${err.message}\nscheduler log:\n${this.logTail('scheduler')}`);
+    });
   }
 
   /** `kill -9` of the scheduler process. */

@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import type { Logger } from '@singularity/node-util';
 import type { StateStore } from '@singularity/scheduler-state';
+import type { HistoryRepository } from '@singularity/scheduler-history';
 import { HttpAgentGateway, SchedulerRuntime, type AgentGateway } from '@singularity/scheduler-feature';
 import { systemClock, type Clock } from '@singularity/util';
 import { AppModule } from './app.module';
@@ -22,6 +23,8 @@ export async function createSchedulerApp(options: {
   logger: Logger;
   clock?: Clock;
   gateway?: AgentGateway;
+  /** The history store; in-memory when absent (tests). */
+  history?: HistoryRepository;
 }): Promise<SchedulerApp> {
   const { config, logger } = options;
   const runtime = await SchedulerRuntime.open({
@@ -29,6 +32,7 @@ export async function createSchedulerApp(options: {
     clock: options.clock ?? systemClock,
     logger,
     gateway: options.gateway ?? new HttpAgentGateway(),
+    history: options.history,
     settings: {
       checkSchedulerEverySeconds: config.checkSchedulerEverySeconds,
       considerTaskHealthyAfterRunningForSeconds: config.considerTaskHealthyAfterRunningForSeconds,
@@ -44,6 +48,7 @@ export async function createSchedulerApp(options: {
       agentHeartbeatTimeoutSeconds: config.agentHeartbeatTimeoutSeconds,
       startNewReconcileEverySeconds: config.startNewReconcileEverySeconds,
       deleteDeadAgentsAfterHours: config.deleteDeadAgentsAfterHours,
+      persistHistoryEverySeconds: config.persistHistoryEverySeconds,
       agentReregisterTimeoutSeconds: config.agentReregisterTimeoutSeconds,
       healthcheckIntervalSeconds: config.healthcheckIntervalSeconds,
       healthcheckTimeoutSeconds: config.healthcheckTimeoutSeconds,

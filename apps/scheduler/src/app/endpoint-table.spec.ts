@@ -102,6 +102,18 @@ const ROWS: Row[] = [
   { method: 'GET', template: '/api/tasks/ids/request/{requestId}', url: () => '/tasks/ids/request/web' },
   { method: 'DELETE', template: '/api/tasks/task/{taskId}', url: (i) => `/tasks/task/${i.taskId}`, body: () => ({ message: 'table walk' }) },
   { method: 'GET', template: '/api/history/task/{taskId}', url: (i) => `/history/task/${i.taskId}` },
+  { method: 'GET', template: '/api/history/tasks', url: () => '/history/tasks?count=10&page=1' },
+  { method: 'GET', template: '/api/history/tasks/withmetadata', url: () => '/history/tasks/withmetadata' },
+  { method: 'GET', template: '/api/history/request/{requestId}/tasks', url: () => '/history/request/job/tasks' },
+  { method: 'GET', template: '/api/history/request/{requestId}/tasks/active', url: () => '/history/request/web/tasks/active' },
+  { method: 'GET', template: '/api/history/request/{requestId}/tasks/withmetadata', url: () => '/history/request/job/tasks/withmetadata' },
+  { method: 'GET', template: '/api/history/request/{requestId}/requests', url: () => '/history/request/web/requests' },
+  { method: 'GET', template: '/api/history/requests/search', url: () => '/history/requests/search?requestIdLike=we' },
+  { method: 'GET', template: '/api/history/request/{requestId}/deploys', url: () => '/history/request/web/deploys' },
+  { method: 'GET', template: '/api/history/request/{requestId}/deploy/{deployId}', url: () => '/history/request/web/deploy/d1' },
+  { method: 'GET', template: '/api/history/request/{requestId}/deploy/{deployId}/tasks/active', url: () => '/history/request/web/deploy/d1/tasks/active' },
+  { method: 'GET', template: '/api/history/request/{requestId}/deploy/{deployId}/tasks/inactive', url: () => '/history/request/job/deploy/j1/tasks/inactive' },
+  { method: 'GET', template: '/api/history/request/{requestId}/run/{runId}', url: () => '/history/request/job/run/run-0' },
   { method: 'GET', template: '/api/state', url: () => '/state?skipCache=true' },
   { method: 'GET', template: '/api/state/requests/under-provisioned', url: () => '/state/requests/under-provisioned' },
   { method: 'GET', template: '/api/state/requests/over-provisioned', url: () => '/state/requests/over-provisioned' },
@@ -157,6 +169,13 @@ describe('the spec endpoint table, against the reference schemas', () => {
     await rt.requests.createOrUpdate({ id: 'cron', requestType: 'SCHEDULED', schedule: '0 * * * *' });
     await rt.deploys.deploy({ deploy: { requestId: 'cron', id: 'c1', command: 'report' } });
     await rt.scheduler.tick();
+    // A finished run of the job, moved to the history store, then a running one.
+    await rt.requests.run('job', { runId: 'run-0' }, 'ann');
+    await rt.scheduler.tick();
+    const [done] = rt.tasks.active().filter((t) => t.taskId.requestId === 'job');
+    await rt.agents.statusUpdates(done.mesosTask.agentId.value, { updates: [{ seq: 1, taskId: done.taskId.id, state: 'TASK_FINISHED', timestamp: clock.now() }] });
+    await rt.historyPersister.persistOnce();
+    clock.advance(1000);
     await rt.requests.run('job', { runId: 'run-1' }, 'ann');
     await rt.scheduler.tick();
     for (const t of rt.tasks.active()) {

@@ -16,6 +16,9 @@ export const schedulerConfigSchema = z
     hostname: z.string().default(hostname()),
     /** Where the embedded live state lives. */
     dataDir: z.string().default('.data/scheduler'),
+    /** PostgreSQL for the history (`postgres://user:pass@host:5432/db`); without it an embedded PostgreSQL runs under dataDir. */
+    databaseUrl: z.string().url().optional(),
+    persistHistoryEverySeconds: positive.default(120),
     checkSchedulerEverySeconds: positive.default(DEFAULT_SCHEDULER_SETTINGS.checkSchedulerEverySeconds),
     considerTaskHealthyAfterRunningForSeconds: z.number().min(0).default(DEFAULT_SCHEDULER_SETTINGS.considerTaskHealthyAfterRunningForSeconds),
     deployHealthyBySeconds: positive.default(DEFAULT_SCHEDULER_SETTINGS.deployHealthyBySeconds),

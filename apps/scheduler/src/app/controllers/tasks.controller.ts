@@ -1,4 +1,6 @@
-import { Body, Controller, Delete, Get, Headers, Param } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, Param, Query } from '@nestjs/common';
+import type { ExtendedTaskState } from '@singularity/models';
+import { InvalidRequestError } from '@singularity/util';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { SchedulerRuntime } from '@singularity/scheduler-feature';
 import { InjectRuntime, userOf } from './runtime.token';
@@ -81,5 +83,74 @@ export class HistoryController {
   constructor(@InjectRuntime() private readonly rt: SchedulerRuntime) {}
 
   @Get('task/:taskId') @ApiOperation({ summary: 'A task with all its updates (SingularityTaskHistory)' })
-  task(@Param('taskId') taskId: string) { return this.rt.tasks.history(taskId); }
+  task(@Param('taskId') taskId: string) { return this.rt.history.task(taskId); }
+
+  @Get('tasks') @ApiOperation({ summary: 'Finished tasks, filtered and paged (SingularityTaskIdHistory[])' })
+  async tasks(@Query() q: Q) { return (await this.rt.history.tasks(taskFilter(q), paging(q))).items; }
+
+  @Get('tasks/withmetadata') @ApiOperation({ summary: 'Finished tasks, filtered, with paging data (SingularityPaginatedResponse)' })
+  tasksWithMetadata(@Query() q: Q) { return this.rt.history.tasksPaginated(taskFilter(q), paging(q)); }
+
+  @Get('request/:requestId/tasks') @ApiOperation({ summary: "A request's finished tasks (SingularityTaskIdHistory[])" })
+  async requestTasks(@Param('requestId') id: string, @Query() q: Q) { return (await this.rt.history.tasks({ ...taskFilter(q), requestId: id }, paging(q))).items; }
+
+  @Get('request/:requestId/tasks/withmetadata') @ApiOperation({ summary: "A request's finished tasks with paging data" })
+  requestTasksWithMetadata(@Param('requestId') id: string, @Query() q: Q) { return this.rt.history.tasksPaginated({ ...taskFilter(q), requestId: id }, paging(q)); }
+
+  @Get('request/:requestId/tasks/active') @ApiOperation({ summary: "A request's active tasks (SingularityTaskIdHistory[])" })
+  requestActiveTasks(@Param('requestId') id: string) { return this.rt.history.activeTasks(id); }
+
+  @Get('request/:requestId/deploy/:deployId/tasks/active') @ApiOperation({ summary: "A deploy's active tasks" })
+  deployActiveTasks(@Param('requestId') id: string, @Param('deployId') deployId: string) { return this.rt.history.activeTasks(id, deployId); }
+
+  @Get('request/:requestId/deploy/:deployId/tasks/inactive') @ApiOperation({ summary: "A deploy's finished tasks" })
+  async deployInactiveTasks(@Param('requestId') id: string, @Param('deployId') deployId: string, @Query() q: Q) {
+    return (await this.rt.history.tasks({ requestId: id, deployId }, paging(q))).items;
+  }
+
+  @Get('request/:requestId/run/:runId') @ApiOperation({ summary: 'The task history of a run (SingularityTaskHistory)' })
+  run(@Param('requestId') id: string, @Param('runId') runId: string) { return this.rt.history.run(id, runId); }
+
+  @Get('request/:requestId/requests') @ApiOperation({ summary: "A request's history events (SingularityRequestHistory[])" })
+  requestHistory(@Param('requestId') id: string, @Query() q: Q) { return this.rt.history.requestHistory(id, paging(q)); }
+
+  @Get('requests/search') @ApiOperation({ summary: 'Request ids starting with requestIdLike' })
+  search(@Query('requestIdLike') like: string | undefined, @Query() q: Q) { return this.rt.history.searchRequestIds(like ?? '', paging(q)); }
+
+  @Get('request/:requestId/deploys') @ApiOperation({ summary: "A request's deploys (SingularityDeployHistory[])" })
+  deploys(@Param('requestId') id: string, @Query() q: Q) { return this.rt.history.deploys(id, paging(q)); }
+
+  @Get('request/:requestId/deploy/:deployId') @ApiOperation({ summary: 'One deploy (SingularityDeployHistory)' })
+  deploy(@Param('requestId') id: string, @Param('deployId') deployId: string) { return this.rt.history.deploy(id, deployId); }
+}
+
+type Q = Record<string, string | undefined>;
+
+function num(q: Q, key: string): number | undefined {
+  const v = q[key];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new InvalidRequestError(`${key}: must be a number (got '${v}')`, key);
+  return n;
+}
+
+function paging(q: Q) {
+  return { count: num(q, 'count'), page: num(q, 'page') };
+}
+
+function taskFilter(q: Q) {
+  const order = q.orderDirection?.toUpperCase();
+  if (order !== undefined && order !== 'ASC' && order !== 'DESC') throw new InvalidRequestError(`orderDirection: must be ASC or DESC (got '${q.orderDirection}')`, 'orderDirection');
+  return {
+    requestId: q.requestId,
+    deployId: q.deployId,
+    runId: q.runId,
+    host: q.host,
+    lastTaskStatus: q.lastTaskStatus as ExtendedTaskState | undefined,
+    startedBefore: num(q, 'startedBefore'),
+    startedAfter: num(q, 'startedAfter'),
+    updatedBefore: num(q, 'updatedBefore'),
+    updatedAfter: num(q, 'updatedAfter'),
+    orderDirection: order as 'ASC' | 'DESC' | undefined,
+  };
 }

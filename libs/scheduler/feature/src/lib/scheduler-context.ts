@@ -25,6 +25,8 @@ export interface SchedulerConfigSettings
   heartbeatIntervalMillis: number;
   /** How often a reconciliation round starts (spec §5 `startNewReconcileEverySeconds`). */
   startNewReconcileEverySeconds: number;
+  /** How often finished tasks, events and deploys move to the SQL history (spec §5, 120). */
+  persistHistoryEverySeconds: number;
   /** DEAD agents are forgotten after this long (spec §5, 168). */
   deleteDeadAgentsAfterHours: number;
   /** A task lost with its agent comes back if the agent reports it within 1.5 × this (spec §3.2, 600). */

@@ -6,6 +6,9 @@ import { AgentService } from './agent.service';
 import type { AgentGateway } from './agent-gateway';
 import type { TimerPort } from './health';
 import { WebhookDispatcher, WebhookService, type WebhookDispatcherOptions } from './webhooks';
+import { InMemoryHistoryRepository, type HistoryRepository } from '@singularity/scheduler-history';
+import { HistoryPersister } from './history-persister';
+import { HistoryService } from './history.service';
 import { DeployService } from './deploy.service';
 import { MachineService } from './machine.service';
 import { ReadModels } from './read-models';
@@ -24,6 +27,8 @@ export interface SchedulerRuntimeOptions {
   gateway: AgentGateway;
   /** Timers of the health checks (default: real ones; tests pass manual ones). */
   timers?: TimerPort;
+  /** The SQL history (spec §3.6); an in-memory one when absent (tests, no database). */
+  history?: HistoryRepository;
   /** Webhook delivery (spec §3.6, §5): settings and poster; defaults when absent. */
   webhooks?: WebhookDispatcherOptions;
 }
@@ -45,7 +50,10 @@ export class SchedulerRuntime {
     readonly read: ReadModels,
     readonly webhooks: WebhookService,
     readonly webhookDispatcher: WebhookDispatcher,
+    readonly history: HistoryService,
+    readonly historyPersister: HistoryPersister,
     private readonly store: StateStore,
+    private readonly historyRepository: HistoryRepository,
   ) {
     this.startedAt = ctx.clock.now();
   }
@@ -61,6 +69,7 @@ export class SchedulerRuntime {
       'live state loaded',
     );
     const webhooks = new WebhookService(ctx);
+    const historyRepository = options.history ?? new InMemoryHistoryRepository();
     return new SchedulerRuntime(
       ctx,
       scheduler,
@@ -72,7 +81,10 @@ export class SchedulerRuntime {
       new ReadModels(ctx, scheduler.expiring),
       webhooks,
       new WebhookDispatcher(ctx, { timers: options.timers, ...options.webhooks }),
+      new HistoryService(ctx, historyRepository),
+      new HistoryPersister(ctx, historyRepository),
       options.store,
+      historyRepository,
     );
   }
 
@@ -80,12 +92,17 @@ export class SchedulerRuntime {
   start(): void {
     this.scheduler.start();
     this.webhookDispatcher.start();
+    this.historyPersister.start();
   }
 
   async stop(): Promise<void> {
     await this.scheduler.stop();
     await this.webhookDispatcher.stop();
+    await this.historyPersister.stop();
+    // A last move of what finished, so a clean stop leaves the history complete.
+    await this.historyPersister.persistOnce();
     await this.ctx.state.flush().catch(() => undefined);
     await this.store.close();
+    await this.historyRepository.close();
   }
 }

@@ -106,7 +106,8 @@ const C = {
   racks: 'racks',
 } as const;
 
-const MAX_FINISHED_TASKS_PER_REQUEST = 100;
+// A bound for live memory; the history persister normally moves finished tasks to SQL long before.
+const MAX_FINISHED_TASKS_PER_REQUEST = 1000;
 const MAX_REQUEST_HISTORY_PER_REQUEST = 200;
 const MAX_HEALTHCHECK_RESULTS_PER_TASK = 50;
 const healthcheckKey = (r: SingularityTaskHealthcheckResult) => `${r.taskId.id}:${r.timestamp}`;
@@ -480,7 +481,30 @@ export class SchedulerState {
     }
     return finished;
   }
-  private forgetFinished(taskId: string): void {
+  /** Every finished task still held in live state (the history persister moves them to SQL). */
+  allFinishedTasks(): FinishedTaskRecord[] {
+    return [...this.finishedTasks.values()];
+  }
+
+  /** Every request history event still held in live state. */
+  allRequestHistory(): RequestHistoryRecord[] {
+    return [...this.requestHistory.values()].flat();
+  }
+
+  /** Drops request history events the history store now holds. */
+  forgetRequestHistory(entries: readonly RequestHistoryRecord[]): void {
+    for (const entry of entries) {
+      const list = this.requestHistory.get(entry.request.id);
+      if (!list) continue;
+      const i = list.indexOf(entry);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.requestHistory.delete(entry.request.id);
+      this.del(C.requestHistory, requestHistoryKey(entry));
+    }
+  }
+
+  /** Drops a finished task the history store now holds. */
+  forgetFinished(taskId: string): void {
     const f = this.finishedTasks.get(taskId);
     if (!f) return;
     this.finishedTasks.delete(taskId);

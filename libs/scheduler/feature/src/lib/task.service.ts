@@ -7,6 +7,7 @@ import {
   type SingularityTaskRequest,
 } from '@singularity/models';
 import { ConflictError, InvalidRequestError, NotFoundError } from '@singularity/util';
+import { taskHistoryOf } from './history-persister';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import type { TaskScheduler } from './task-scheduler';
@@ -37,20 +38,13 @@ export class TaskService {
   }
 
   /**
-   * A task's history (`SingularityTaskHistory`) from live state: active and
-   * recently finished tasks. The SQL-backed history comes with the history issue.
+   * A task's history (`SingularityTaskHistory`) from live state only: active and
+   * finished tasks not yet moved to SQL (`HistoryService.task` also reads SQL).
    */
   history(taskId: string) {
     const live = this.ctx.state.getTask(taskId) ?? this.ctx.state.getFinishedTask(taskId);
     if (!live) throw new NotFoundError(`Couldn't find task history for ${taskId}`);
-    return {
-      task: live.task,
-      taskUpdates: live.updates,
-      healthcheckResults: [...(live.healthcheckResults ?? [])].reverse(),
-      loadBalancerUpdates: [],
-      shellCommandHistory: [],
-      taskMetadata: [],
-    };
+    return taskHistoryOf(live);
   }
 
   /**
