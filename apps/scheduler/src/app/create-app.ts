@@ -33,6 +33,7 @@ export async function createSchedulerApp(options: {
     logger,
     gateway: options.gateway ?? new HttpAgentGateway(),
     history: options.history,
+    historyPurging: config.historyPurging,
     settings: {
       checkSchedulerEverySeconds: config.checkSchedulerEverySeconds,
       considerTaskHealthyAfterRunningForSeconds: config.considerTaskHealthyAfterRunningForSeconds,

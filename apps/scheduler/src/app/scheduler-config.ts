@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import { loadConfig } from '@singularity/node-util';
 import { DEFAULT_WEBHOOK_SETTINGS } from '@singularity/scheduler-feature';
+import { HISTORY_PURGING_DEFAULTS } from '@singularity/scheduler-history';
 import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_HEALTHCHECK_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
 import { z } from 'zod';
 
@@ -19,6 +20,21 @@ export const schedulerConfigSchema = z
     /** PostgreSQL for the history (`postgres://user:pass@host:5432/db`); without it an embedded PostgreSQL runs under dataDir. */
     databaseUrl: z.string().url().optional(),
     persistHistoryEverySeconds: positive.default(120),
+    /** Spec §5 `historyPurging`; off unless `enabled`. */
+    historyPurging: z
+      .object({
+        enabled: z.boolean().default(HISTORY_PURGING_DEFAULTS.enabled),
+        deleteTaskHistoryAfterDays: z.number().min(0).default(HISTORY_PURGING_DEFAULTS.deleteTaskHistoryAfterDays),
+        deleteTaskHistoryAfterTasksPerRequest: z.number().int().min(0).default(HISTORY_PURGING_DEFAULTS.deleteTaskHistoryAfterTasksPerRequest),
+        deleteTaskHistoryBytesAfterDays: z.number().min(0).default(HISTORY_PURGING_DEFAULTS.deleteTaskHistoryBytesAfterDays),
+        deleteTaskHistoryBytesAfterTasksPerRequest: z.number().int().min(0).default(HISTORY_PURGING_DEFAULTS.deleteTaskHistoryBytesAfterTasksPerRequest),
+        checkTaskHistoryEveryHours: positive.default(HISTORY_PURGING_DEFAULTS.checkTaskHistoryEveryHours),
+        purgeLimitPerQuery: z.number().int().positive().default(HISTORY_PURGING_DEFAULTS.purgeLimitPerQuery),
+        purgeRequestHistoryAfterDays: z.number().min(0).default(HISTORY_PURGING_DEFAULTS.purgeRequestHistoryAfterDays),
+        purgeDeployHistoryAfterDays: z.number().min(0).default(HISTORY_PURGING_DEFAULTS.purgeDeployHistoryAfterDays),
+      })
+      .strict()
+      .default({ ...HISTORY_PURGING_DEFAULTS }),
     checkSchedulerEverySeconds: positive.default(DEFAULT_SCHEDULER_SETTINGS.checkSchedulerEverySeconds),
     considerTaskHealthyAfterRunningForSeconds: z.number().min(0).default(DEFAULT_SCHEDULER_SETTINGS.considerTaskHealthyAfterRunningForSeconds),
     deployHealthyBySeconds: positive.default(DEFAULT_SCHEDULER_SETTINGS.deployHealthyBySeconds),

@@ -1,5 +1,5 @@
-import type { DeployHistoryRecord, HistoryRepository, SingularityTaskHistory } from '@singularity/scheduler-history';
-import { taskHistoryRecord } from '@singularity/scheduler-history';
+import type { DeployHistoryRecord, HistoryPurgingConfig, HistoryRepository, SingularityTaskHistory } from '@singularity/scheduler-history';
+import { HISTORY_PURGING_DEFAULTS, planHistoryPurge, runHistoryPurge, taskHistoryRecord } from '@singularity/scheduler-history';
 import type { SchedulerContext } from './scheduler-context';
 import type { FinishedTaskRecord } from './scheduler-state';
 
@@ -27,23 +27,42 @@ export function taskHistoryOf(record: Pick<FinishedTaskRecord, 'task' | 'updates
  */
 export class HistoryPersister {
   private timer: NodeJS.Timeout | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private readonly persistedDeploys;
 
   constructor(
     private readonly ctx: SchedulerContext,
     private readonly repository: HistoryRepository,
+    /** `historyPurging` (spec §5): off unless enabled. */
+    private readonly purging: HistoryPurgingConfig = HISTORY_PURGING_DEFAULTS,
   ) {
     this.persistedDeploys = ctx.state.extension<true>('history-persisted-deploys');
   }
 
   start(): void {
     this.timer = setInterval(() => void this.persistOnce(), this.ctx.settings.persistHistoryEverySeconds * 1000);
+    if (this.purging.enabled) {
+      this.purgeTimer = setInterval(() => void this.purgeOnce(), this.purging.checkTaskHistoryEveryHours * 3_600_000);
+    }
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.purgeTimer);
     await this.running;
+  }
+
+  /** One purge of old history per `historyPurging` (spec §3.6: newest kept per request). */
+  async purgeOnce() {
+    try {
+      const result = await runHistoryPurge(this.repository, planHistoryPurge(this.purging, this.ctx.clock.now()));
+      this.ctx.logger.info({ ...result }, 'history purged');
+      return result;
+    } catch (err) {
+      this.ctx.logger.warn({ err: (err as Error).message }, 'history purge failed; it runs again next period');
+      return undefined;
+    }
   }
 
   /** One round; resolves with what moved. Errors are logged and the items wait for the next round. */

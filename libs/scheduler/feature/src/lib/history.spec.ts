@@ -1,4 +1,5 @@
-import { InMemoryHistoryRepository, type HistoryRepository } from '@singularity/scheduler-history';
+import { HISTORY_PURGING_DEFAULTS, InMemoryHistoryRepository, type HistoryRepository } from '@singularity/scheduler-history';
+import { HistoryPersister } from './history-persister';
 import { expectMatchesSchema } from '@singularity/testing';
 import { SchedulerHarness } from './scheduler.harness';
 
@@ -67,6 +68,18 @@ describe('history: persister and /history reads (harness)', () => {
     await h.runtime.historyPersister.persistOnce();
     const stored = await repo.getTaskIdHistories({ requestId: 'job' });
     expect(stored.total).toBe(1);
+  });
+
+  it('purges old task history but keeps the newest N per request (scenario 37)', async () => {
+    for (const runId of ['a', 'b', 'c']) {
+      await finishedRun(runId);
+      h.clock.advance(1000);
+    }
+    await h.runtime.historyPersister.persistOnce();
+    const purger = new HistoryPersister(h.runtime.ctx, repo, { ...HISTORY_PURGING_DEFAULTS, enabled: true, deleteTaskHistoryAfterTasksPerRequest: 2 });
+    await purger.purgeOnce();
+    const left = await repo.getTaskIdHistories({ requestId: 'job' });
+    expect(left.items.map((t) => t.runId)).toEqual(['c', 'b']);
   });
 
   it('request history and deploys read the same before and after they move', async () => {

@@ -6,7 +6,7 @@ import { AgentService } from './agent.service';
 import type { AgentGateway } from './agent-gateway';
 import type { TimerPort } from './health';
 import { WebhookDispatcher, WebhookService, type WebhookDispatcherOptions } from './webhooks';
-import { InMemoryHistoryRepository, type HistoryRepository } from '@singularity/scheduler-history';
+import { InMemoryHistoryRepository, type HistoryPurgingConfig, type HistoryRepository } from '@singularity/scheduler-history';
 import { HistoryPersister } from './history-persister';
 import { HistoryService } from './history.service';
 import { DeployService } from './deploy.service';
@@ -29,6 +29,8 @@ export interface SchedulerRuntimeOptions {
   timers?: TimerPort;
   /** The SQL history (spec §3.6); an in-memory one when absent (tests, no database). */
   history?: HistoryRepository;
+  /** `historyPurging` (spec §5); purging is off by default. */
+  historyPurging?: HistoryPurgingConfig;
   /** Webhook delivery (spec §3.6, §5): settings and poster; defaults when absent. */
   webhooks?: WebhookDispatcherOptions;
 }
@@ -82,7 +84,7 @@ export class SchedulerRuntime {
       webhooks,
       new WebhookDispatcher(ctx, { timers: options.timers, ...options.webhooks }),
       new HistoryService(ctx, historyRepository),
-      new HistoryPersister(ctx, historyRepository),
+      new HistoryPersister(ctx, historyRepository, options.historyPurging),
       options.store,
       historyRepository,
     );
