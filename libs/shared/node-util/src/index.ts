@@ -3,3 +3,4 @@ export * from './lib/config';
 export * from './lib/lifecycle';
 export * from './lib/procfs';
 export * from './lib/http-json';
+export * from './lib/free-port';

@@ -1,23 +1,7 @@
-import { createServer } from 'node:net';
 import { eventually } from './eventually';
 
-/**
- * A TCP port that was free a moment ago on 127.0.0.1. Prefer port 0 where the
- * code under test can report the port it got; use this for processes that
- * must be told a port up front.
- */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error('could not read the port of a probe server'))));
-    });
-  });
-}
+/** A TCP port that was free a moment ago on 127.0.0.1 (re-exported from node-util for specs). */
+export { freePort } from '@singularity/node-util';
 
 export interface WaitForHttpOptions {
   timeoutMs?: number;
