@@ -67,7 +67,7 @@ export class AgentService {
   }
 
   async statusUpdates(agentId: string, body: unknown): Promise<TaskStatusBatchResponse> {
-    const updates = parseStatusBatch(body);
+    const updates = parseStatusBatch(body, this.ctx.clock.now());
     const acknowledged = await this.scheduler.applyStatusUpdates(agentId, updates);
     return { acknowledged };
   }
@@ -139,13 +139,13 @@ function parseTaskReports(tasks: unknown[]): AgentTaskReport[] {
     }));
 }
 
-function parseStatusBatch(body: unknown): TaskStatusRecord[] {
+function parseStatusBatch(body: unknown, now: number): TaskStatusRecord[] {
   if (!isObject(body) || !Array.isArray(body.updates)) throw new InvalidRequestError('updates: required array', 'updates');
   return body.updates.map((u, i) => {
     if (!isObject(u) || typeof u.taskId !== 'string' || typeof u.seq !== 'number') throw new InvalidRequestError(`updates[${i}]: taskId and seq are required`, `updates[${i}]`);
     if (!AGENT_REPORTED_TASK_STATES.includes(u.state as never)) {
       throw new InvalidRequestError(`updates[${i}].state: must be one of ${AGENT_REPORTED_TASK_STATES.join(', ')}`, `updates[${i}].state`);
     }
-    return { ...(u as unknown as TaskStatusRecord), timestamp: typeof u.timestamp === 'number' ? u.timestamp : Date.now() };
+    return { ...(u as unknown as TaskStatusRecord), timestamp: typeof u.timestamp === 'number' ? u.timestamp : now };
   });
 }

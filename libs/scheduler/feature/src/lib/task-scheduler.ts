@@ -6,8 +6,8 @@ import {
   type AgentKillRequest,
   type AgentTaskReport,
   type ExtendedTaskState,
+  type SingularityDeployFailure,
   type SingularityDeployMarker,
-  type SingularityPendingDeploy,
   type TaskStatusRecord,
 } from '@singularity/models';
 import {
@@ -31,6 +31,7 @@ import {
   DEFAULT_PLACEMENT_SETTINGS,
   type PlacementAgent,
   type PlacementTask,
+  type PendingDeployRecord,
   type PlacedTaskInfo,
   type TaskRecord,
   type UnplacedTask,
@@ -309,10 +310,10 @@ export class TaskScheduler {
   }
 
   private finishDeploy(
-    pending: SingularityPendingDeploy & { failures?: unknown },
+    pending: PendingDeployRecord,
     deployState: 'SUCCEEDED' | 'FAILED' | 'OVERDUE' | 'CANCELED' | 'FAILED_INTERNAL_STATE',
     message: string,
-    failures: import('@singularity/models').SingularityDeployFailure[],
+    failures: SingularityDeployFailure[],
     now: number,
   ): void {
     const { requestId, deployId } = pending.deployMarker;
