@@ -10,6 +10,7 @@ export * from './lib/task.service';
 export * from './lib/agent.service';
 export * from './lib/scheduler-runtime';
 export * from './lib/webhooks';
+export * from './lib/load-balancer';
 // Test support (used by specs only): the harness of conventions §10 and a recording gateway.
 export * from './lib/scheduler.harness';
 export * from './lib/health';
