@@ -5,7 +5,7 @@ import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import type { Logger } from '@singularity/node-util';
 import type { StateStore } from '@singularity/scheduler-state';
 import type { HistoryRepository } from '@singularity/scheduler-history';
-import { HttpAgentGateway, SchedulerRuntime, type AgentGateway } from '@singularity/scheduler-feature';
+import { HttpAgentGateway, HttpLoadBalancerClient, SchedulerRuntime, type AgentGateway } from '@singularity/scheduler-feature';
 import { systemClock, type Clock } from '@singularity/util';
 import { AppModule } from './app.module';
 import { DomainErrorFilter } from './domain-error.filter';
@@ -33,6 +33,7 @@ export async function createSchedulerApp(options: {
     logger,
     gateway: options.gateway ?? new HttpAgentGateway(),
     history: options.history,
+    loadBalancer: config.loadBalancerUri ? new HttpLoadBalancerClient({ uri: config.loadBalancerUri, timeoutMillis: config.loadBalancerRequestTimeoutMillis }) : undefined,
     historyPurging: config.historyPurging,
     settings: {
       checkSchedulerEverySeconds: config.checkSchedulerEverySeconds,
@@ -50,6 +51,7 @@ export async function createSchedulerApp(options: {
       startNewReconcileEverySeconds: config.startNewReconcileEverySeconds,
       deleteDeadAgentsAfterHours: config.deleteDeadAgentsAfterHours,
       persistHistoryEverySeconds: config.persistHistoryEverySeconds,
+      loadBalancerRemovalGracePeriodMillis: config.loadBalancerRemovalGracePeriodMillis,
       agentReregisterTimeoutSeconds: config.agentReregisterTimeoutSeconds,
       healthcheckIntervalSeconds: config.healthcheckIntervalSeconds,
       healthcheckTimeoutSeconds: config.healthcheckTimeoutSeconds,

@@ -20,6 +20,10 @@ export const schedulerConfigSchema = z
     /** PostgreSQL for the history (`postgres://user:pass@host:5432/db`); without it an embedded PostgreSQL runs under dataDir. */
     databaseUrl: z.string().url().optional(),
     persistHistoryEverySeconds: positive.default(120),
+    /** The load balancer API (Baragon-style); load balancing is off when unset (spec §3.5, §5). */
+    loadBalancerUri: z.string().url().optional(),
+    loadBalancerRequestTimeoutMillis: positive.default(2000),
+    loadBalancerRemovalGracePeriodMillis: z.number().min(0).default(0),
     /** Spec §5 `historyPurging`; off unless `enabled`. */
     historyPurging: z
       .object({

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Headers, Param, Query } from '@nestjs/common';
-import type { ExtendedTaskState } from '@singularity/models';
+import { parseTaskId, type ExtendedTaskState } from '@singularity/models';
 import { InvalidRequestError } from '@singularity/util';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { SchedulerRuntime } from '@singularity/scheduler-feature';
@@ -49,8 +49,8 @@ export class TasksController {
   @Get('killed') @ApiOperation({ summary: 'Tasks told to die that have not yet (SingularityKilledTaskIdRecord[])' })
   killed() { return this.rt.tasks.killed(); }
 
-  @Get('lbcleanup') @ApiOperation({ summary: 'Tasks waiting for load-balancer removal (none until the load balancer integration)' })
-  lbCleanup() { return []; }
+  @Get('lbcleanup') @ApiOperation({ summary: 'Dead tasks still to be removed from the load balancer (SingularityTaskId[])' })
+  lbCleanup() { return this.rt.scheduler.lb.cleanupTaskIds().map((id) => parseTaskId(id)); }
 
   @Get('ids/request/:requestId') @ApiOperation({ summary: "A request's task ids by status (SingularityTaskIdsByStatus)" })
   idsOfRequest(@Param('requestId') requestId: string) { this.rt.requests.find(requestId); return this.rt.read.taskIds(requestId); }

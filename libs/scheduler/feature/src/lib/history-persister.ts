@@ -36,6 +36,8 @@ export class HistoryPersister {
     private readonly repository: HistoryRepository,
     /** `historyPurging` (spec §5): off unless enabled. */
     private readonly purging: HistoryPurgingConfig = HISTORY_PURGING_DEFAULTS,
+    /** The load balancer's updates of a task, saved with its history. */
+    private readonly lbUpdatesOf: (taskId: string) => SingularityTaskHistory['loadBalancerUpdates'] = () => [],
   ) {
     this.persistedDeploys = ctx.state.extension<true>('history-persisted-deploys');
   }
@@ -82,7 +84,9 @@ export class HistoryPersister {
       const tasks = state.allFinishedTasks().filter((f) => !(f.updates.at(-1)?.taskState === 'TASK_LOST' && now - f.finishedAt < returnWindow));
       for (let i = 0; i < tasks.length; i += BATCH) {
         const batch = tasks.slice(i, i + BATCH);
-        await this.repository.saveTaskHistories(batch.map((f) => taskHistoryRecord(taskHistoryOf(f))));
+        await this.repository.saveTaskHistories(
+          batch.map((f) => taskHistoryRecord({ ...taskHistoryOf(f), loadBalancerUpdates: this.lbUpdatesOf(f.task.taskId.id) })),
+        );
         for (const f of batch) state.forgetFinished(f.task.taskId.id);
         await state.flush();
         moved.tasks += batch.length;

@@ -52,11 +52,13 @@ export class HistoryService {
   constructor(
     private readonly ctx: SchedulerContext,
     private readonly repository: HistoryRepository,
+    /** The load balancer's updates of a task, shown in its history. */
+    private readonly lbUpdatesOf: (taskId: string) => SingularityTaskHistory['loadBalancerUpdates'] = () => [],
   ) {}
 
   async task(taskId: string): Promise<SingularityTaskHistory> {
     const live = this.ctx.state.getTask(taskId) ?? this.ctx.state.getFinishedTask(taskId);
-    if (live) return taskHistoryOf(live);
+    if (live) return { ...taskHistoryOf(live), loadBalancerUpdates: this.lbUpdatesOf(taskId) };
     const stored = await this.repository.getTaskHistory(taskId);
     if (!stored) throw new NotFoundError(`Couldn't find task history for ${taskId}`);
     return stored;

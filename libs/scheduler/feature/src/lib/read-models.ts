@@ -188,6 +188,6 @@ export class ReadModels {
 
 /** The wire form of a pending deploy: internal bookkeeping fields stripped. */
 export function wirePendingDeploy(record: PendingDeployRecord): SingularityPendingDeploy {
-  const { cancelRequested: _c, failures: _f, ...wire } = record;
+  const { cancelRequested: _c, failures: _f, step: _s, stepCompletedAt: _sc, lb: _lb, ...wire } = record as PendingDeployRecord & { lb?: unknown };
   return wire;
 }

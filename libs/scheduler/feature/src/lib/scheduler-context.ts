@@ -25,6 +25,8 @@ export interface SchedulerConfigSettings
   heartbeatIntervalMillis: number;
   /** How often a reconciliation round starts (spec §5 `startNewReconcileEverySeconds`). */
   startNewReconcileEverySeconds: number;
+  /** Wait after a task's removal from the load balancer before it is killed (spec §5, 0). */
+  loadBalancerRemovalGracePeriodMillis?: number;
   /** How often finished tasks, events and deploys move to the SQL history (spec §5, 120). */
   persistHistoryEverySeconds: number;
   /** DEAD agents are forgotten after this long (spec §5, 168). */

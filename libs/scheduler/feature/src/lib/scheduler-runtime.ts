@@ -5,6 +5,7 @@ import type { Clock } from '@singularity/util';
 import { AgentService } from './agent.service';
 import type { AgentGateway } from './agent-gateway';
 import type { TimerPort } from './health';
+import type { LoadBalancerClient } from './load-balancer';
 import { WebhookDispatcher, WebhookService, type WebhookDispatcherOptions } from './webhooks';
 import { InMemoryHistoryRepository, type HistoryPurgingConfig, type HistoryRepository } from '@singularity/scheduler-history';
 import { HistoryPersister } from './history-persister';
@@ -27,6 +28,8 @@ export interface SchedulerRuntimeOptions {
   gateway: AgentGateway;
   /** Timers of the health checks (default: real ones; tests pass manual ones). */
   timers?: TimerPort;
+  /** The load balancer (spec §3.5); off when absent (`loadBalancerUri` unset). */
+  loadBalancer?: LoadBalancerClient;
   /** The SQL history (spec §3.6); an in-memory one when absent (tests, no database). */
   history?: HistoryRepository;
   /** `historyPurging` (spec §5); purging is off by default. */
@@ -65,7 +68,7 @@ export class SchedulerRuntime {
     const state = new SchedulerState(options.store);
     await state.load();
     const ctx: SchedulerContext = { state, clock: options.clock, logger: options.logger, settings: options.settings };
-    const scheduler = new TaskScheduler(ctx, options.gateway, options.timers);
+    const scheduler = new TaskScheduler(ctx, options.gateway, options.timers, options.loadBalancer);
     options.logger.info(
       { store: options.store.describe(), requests: state.requests.size, activeTasks: state.tasks.size, agents: state.agents.size },
       'live state loaded',
@@ -83,8 +86,8 @@ export class SchedulerRuntime {
       new ReadModels(ctx, scheduler.expiring),
       webhooks,
       new WebhookDispatcher(ctx, { timers: options.timers, ...options.webhooks }),
-      new HistoryService(ctx, historyRepository),
-      new HistoryPersister(ctx, historyRepository, options.historyPurging),
+      new HistoryService(ctx, historyRepository, (taskId) => scheduler.lb.updatesOf(taskId)),
+      new HistoryPersister(ctx, historyRepository, options.historyPurging, (taskId) => scheduler.lb.updatesOf(taskId)),
       options.store,
       historyRepository,
     );

@@ -8,6 +8,7 @@ import type { AgentAddress, AgentGateway } from './agent-gateway';
 import { ManualTimers } from './health';
 import { SchedulerRuntime } from './scheduler-runtime';
 import type { HistoryRepository } from '@singularity/scheduler-history';
+import type { LoadBalancerClient } from './load-balancer';
 
 /**
  * A FakeAgentGateway: records launches and kills instead of calling agents
@@ -46,7 +47,9 @@ export class SchedulerHarness {
     readonly timers: ManualTimers,
   ) {}
 
-  static async create(options: { store?: StateStore; clock?: ManualClock; gateway?: FakeAgentGateway; history?: HistoryRepository } = {}): Promise<SchedulerHarness> {
+  static async create(
+    options: { store?: StateStore; clock?: ManualClock; gateway?: FakeAgentGateway; history?: HistoryRepository; loadBalancer?: LoadBalancerClient; lbGraceMillis?: number } = {},
+  ): Promise<SchedulerHarness> {
     const clock = options.clock ?? new ManualClock();
     const gateway = options.gateway ?? new FakeAgentGateway();
     const store = options.store ?? new InMemoryStateStore();
@@ -54,11 +57,12 @@ export class SchedulerHarness {
     const runtime = await SchedulerRuntime.open({
       timers,
       history: options.history,
+      loadBalancer: options.loadBalancer,
       store,
       clock,
       gateway,
       logger: createLogger('scheduler-test', {}, process.env.LOG_LEVEL ?? 'warn'),
-      settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, startNewReconcileEverySeconds: 600, deleteDeadAgentsAfterHours: 168, persistHistoryEverySeconds: 120, agentReregisterTimeoutSeconds: 600, tickDebounceMillis: 0 },
+      settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, startNewReconcileEverySeconds: 600, deleteDeadAgentsAfterHours: 168, persistHistoryEverySeconds: 120, loadBalancerRemovalGracePeriodMillis: options.lbGraceMillis ?? 0, agentReregisterTimeoutSeconds: 600, tickDebounceMillis: 0 },
       limits: DEFAULT_VALIDATION_LIMITS,
     });
     return new SchedulerHarness(runtime, clock, gateway, store, timers);

@@ -40,6 +40,8 @@ import type { AgentGateway } from './agent-gateway';
 import { TaskReconciler } from './task-reconciler';
 import { HealthMonitor } from './health-monitor';
 import { ExpiringActions } from './expiring-actions';
+import { LoadBalancerCoordinator, type LbDeployStep } from './load-balancer-coordinator';
+import type { LoadBalancerClient } from './load-balancer';
 import { HttpHealthChecker, systemTimers, type TimerPort } from './health';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
@@ -71,6 +73,7 @@ export class TaskScheduler {
   readonly reconciler: TaskReconciler;
   readonly health: HealthMonitor;
   readonly expiring: ExpiringActions;
+  readonly lb: LoadBalancerCoordinator;
   /** Tasks whose launch the agent has accepted in this process's life (memory only; resent after a restart). */
   private readonly launchAccepted = new Set<string>();
   private readonly launchInFlight = new Set<string>();
@@ -86,9 +89,11 @@ export class TaskScheduler {
     private readonly ctx: SchedulerContext,
     private readonly gateway: AgentGateway,
     timers: TimerPort = systemTimers,
+    loadBalancer?: LoadBalancerClient,
   ) {
     this.events = new RequestEvents(ctx);
     this.expiring = new ExpiringActions(ctx.state);
+    this.lb = new LoadBalancerCoordinator(ctx, loadBalancer, ctx.settings.loadBalancerRemovalGracePeriodMillis ?? 0);
     this.health = new HealthMonitor(ctx, new HttpHealthChecker({ clock: ctx.clock, timers, logger: ctx.logger }), (record, verdict) => {
       if (verdict.status === 'UNHEALTHY') this.onUnhealthy(record, verdict.message);
       this.tickSoon();
@@ -177,6 +182,10 @@ export class TaskScheduler {
     this.checkCooldowns(now);
     this.checkExpiringActions(now);
     this.forgetFinishedBounces();
+    for (const taskId of this.lb.failedAdds()) {
+      const record = this.ctx.state.getTask(taskId);
+      if (record && !isLeaving(record)) this.events.cleanup(record, 'UNHEALTHY_NEW_TASK', undefined, 'the load balancer did not take it');
+    }
     this.checkTimeLimits(now);
     this.checkDeploys(now);
     this.drainPendingQueue(now);
@@ -185,6 +194,7 @@ export class TaskScheduler {
     this.expireSilentLaunches(now);
     await this.ctx.state.flush();
     await Promise.all([...kills.map((k) => this.sendKill(k)), ...launches.map((l) => this.sendLaunch(l))]);
+    if (await this.lb.run(this.ctx.clock.now())) this.tickSoon();
   }
 
   /** At start: every runnable long-running request is converged again (spec §3.2: startup queues STARTUP). */
@@ -282,6 +292,25 @@ export class TaskScheduler {
           });
         }
         continue;
+      }
+      if ((result.kind === 'advance' || (result.kind === 'finished' && result.deployState === 'SUCCEEDED')) && this.lb.enabledFor(request)) {
+        // A load-balanced step is complete only once the load balancer took the new tasks (spec §2.3.3).
+        const step = (pending as PendingDeployRecord & { lb?: LbDeployStep }).lb;
+        if (!step) {
+          const add = tasks.filter((t) => !isLeaving(t) && isHealthy(t, now, this.ctx.settings.considerTaskHealthyAfterRunningForSeconds)).map((t) => t.task.taskId.id);
+          const retiring = result.kind === 'advance' ? new Set(result.retireTaskIds) : undefined;
+          const remove = otherTasks.filter((t) => this.lb.isAdded(t.task.taskId.id) && (!retiring || retiring.has(t.task.taskId.id))).map((t) => t.task.taskId.id);
+          this.ctx.state.putPendingDeploy({ ...pending, lb: { state: 'NEEDED', add, remove } } as PendingDeployRecord);
+          continue;
+        }
+        if (step.state === 'FAILED' || step.state === 'INVALID_REQUEST_NOOP' || step.state === 'CANCELED') {
+          const failed = step.state !== 'CANCELED';
+          this.finishDeploy(pending, failed ? 'FAILED' : 'CANCELED', `load balancer answered ${step.state}${step.message ? `: ${step.message}` : ''}`, failed ? [{ reason: 'LOAD_BALANCER_UPDATE_FAILED', message: step.message }] : [], now);
+          continue;
+        }
+        if (step.state !== 'SUCCESS') continue;
+        this.lb.applyDeployStep(step, now);
+        if (result.kind === 'advance') this.ctx.state.putPendingDeploy({ ...pending, lb: undefined } as PendingDeployRecord);
       }
       if (result.kind === 'advance') {
         // Canary step done: retire old tasks the new deploy now covers, then grow the new deploy.
@@ -466,6 +495,11 @@ export class TaskScheduler {
         killNow = now - cleanup.timestamp >= waitMillis;
       }
       if (!killNow) continue;
+      if (!this.lb.readyToKill(record, now)) {
+        // LB-added tasks leave the load balancer before they die (spec §2.5).
+        this.lb.requestRemoval(record.task.taskId.id);
+        continue;
+      }
       const destroy = killsHard(cleanup.cleanupType);
       state.removeCleanup(record);
       state.putKilled(record, {
@@ -727,6 +761,7 @@ export class TaskScheduler {
     const { requestId, deployId, instanceNo } = record.task.taskId;
     const intentional = isLeaving(record);
     state.finishTask(record, now);
+    this.lb.onTaskFinished(record.task);
     this.health.stop(record.task.taskId.id);
     this.launchAccepted.delete(record.task.taskId.id);
     this.reconciler.forget(record.task.taskId.id);
