@@ -89,6 +89,9 @@ export class AgentsController {
   @Get('racks') @ApiOperation({ summary: 'Racks (SingularityRack[])' })
   racks(@Query('state') state?: string) { return this.rt.agents.racks(state); }
 
+  @Delete('racks/rack/:rackId') @ApiOperation({ summary: 'Forget a DEAD or DECOMMISSIONED rack' })
+  removeRack(@Param('rackId') id: string) { return this.rt.machines.deleteRack(id); }
+
   @Get('racks/rack/:rackId') @ApiOperation({ summary: "A rack's state history" })
   rackHistory(@Param('rackId') id: string) { return this.rt.machines.rackHistory(id); }
 

@@ -113,6 +113,16 @@ export class MachineService {
     await this.ctx.state.flush();
   }
 
+  /** `DELETE /racks/rack/{id}`: forgets a DEAD or DECOMMISSIONED rack. */
+  async deleteRack(rackId: string): Promise<void> {
+    const rack = this.findRack(rackId);
+    if (rack.state !== 'DEAD' && rack.state !== 'DECOMMISSIONED') {
+      throw new ConflictError(`Rack ${rackId} is ${rack.state}; only DEAD or DECOMMISSIONED racks can be removed`);
+    }
+    this.ctx.state.removeRack(rackId);
+    await this.ctx.state.flush();
+  }
+
   /** `DELETE /slaves/dead`: forgets every DEAD agent. */
   async deleteDeadAgents(): Promise<void> {
     for (const agent of [...this.ctx.state.agents.values()]) if (agent.state === 'DEAD') this.ctx.state.removeAgent(agent.agentId);

@@ -37,6 +37,7 @@ describe('machines (harness)', () => {
     const [replacement] = h.activeTaskIds('web');
     expect(agentOf(replacement)).toBe('a2');
     expect(h.runtime.agents.racks('DEAD').map((r) => r.id)).toEqual(['DEFAULT']);
+    await expect(h.runtime.machines.deleteRack('r2')).rejects.toMatchObject({ status: 409 });
     // The dead agent comes back: ACTIVE again, its rack too, history kept.
     await h.registerAgent({ agentId: 'a1' });
     await h.tick();

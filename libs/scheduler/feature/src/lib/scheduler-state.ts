@@ -547,6 +547,10 @@ export class SchedulerState {
     if (!this.agents.delete(agentId)) return;
     this.del(C.agents, agentId);
   }
+  removeRack(rackId: string): void {
+    if (!this.racks.delete(rackId)) return;
+    this.del(C.racks, rackId);
+  }
   putRack(rack: RackRecord): void {
     this.racks.set(rack.rackId, rack);
     this.put(C.racks, rack.rackId, rack);
