@@ -1,3 +1,4 @@
+import type { SandboxFiles } from './sandbox-files';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AGENT_HTTP, type AgentKillRequest, type AgentLaunchRequest, type AgentTaskReport } from '@singularity/models';
 import type { Logger } from '@singularity/node-util';
@@ -80,7 +81,7 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
  * The agent's HTTP API (agent-protocol.ts `AGENT_HTTP`): health, the task
  * list, launch and kill. Bad bodies get a 400 whose message names the field.
  */
-export function createAgentHttpServer(agent: AgentOperations, logger: Logger): FastifyInstance {
+export function createAgentHttpServer(agent: AgentOperations, logger: Logger, sandbox?: SandboxFiles): FastifyInstance {
   const loggerInstance = logger.child({ component: 'http' }) as FastifyBaseLogger;
   const app = Fastify({ loggerInstance, logController: new DebugRequestLogs(), bodyLimit: 16 * 1024 * 1024 });
 
@@ -122,6 +123,37 @@ export function createAgentHttpServer(agent: AgentOperations, logger: Logger): F
     if (outcome === 'finished') return reply.status(200).send({ taskId, message: 'Task already finished; nothing to kill' });
     return reply.status(202).send({ taskId, message: 'Kill sent to the executor' });
   });
+
+  if (sandbox) {
+    type SandboxQuery = { Params: { taskId: string }; Querystring: { path?: string; offset?: string; length?: string } };
+    const int = (v: string | undefined, name: string) => {
+      if (v === undefined || v === '') return undefined;
+      if (!/^\d+$/.test(v)) throw new InvalidRequestError(`${name}: must be a non-negative integer (got '${v}')`, name);
+      return Number(v);
+    };
+    app.get<SandboxQuery>('/agent/sandbox/:taskId/browse', async (request) => sandbox.browse(request.params.taskId, request.query.path));
+    app.get<SandboxQuery>('/agent/sandbox/:taskId/read', async (request) =>
+      sandbox.read(request.params.taskId, request.query.path, int(request.query.offset, 'offset'), int(request.query.length, 'length')),
+    );
+    // `/tasks/download` gives a full path (fullPathToRoot + …): it must lie in this agent's sandboxes.
+    app.get<{ Querystring: { path?: string } }>('/agent/files/download', async (request, reply) => {
+      const { taskDir, rest } = sandbox.splitFullPath(request.query.path);
+      const file = await sandbox.downloadFromDir(taskDir, rest);
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(file.size))
+        .header('content-disposition', `attachment; filename="${file.name.replace(/["\\]/g, '_')}"`)
+        .send(file.stream);
+    });
+    app.get<SandboxQuery>('/agent/sandbox/:taskId/download', async (request, reply) => {
+      const file = await sandbox.download(request.params.taskId, request.query.path);
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(file.size))
+        .header('content-disposition', `attachment; filename="${file.name.replace(/["\\]/g, '_')}"`)
+        .send(file.stream);
+    });
+  }
 
   return app;
 }

@@ -5,6 +5,7 @@ import type { Logger } from '@singularity/node-util';
 import { UnavailableError, systemClock, type Clock } from '@singularity/util';
 import type { AgentConfig } from './agent-config';
 import { createAgentHttpServer, type AgentHealth, type AgentOperations } from './agent-http.server';
+import { SandboxFiles } from './sandbox-files';
 import { loadOrCreateAgentId, lockDataDir } from './agent-identity';
 import { executorsDir, finishedExecutorsDir } from './control-files';
 import { HttpSchedulerLink, type SchedulerLink } from './scheduler-link';
@@ -94,7 +95,7 @@ export class Agent implements AgentOperations {
     const recovered = this.table.recover();
     this.launcher.reattach(recovered);
 
-    this.http = createAgentHttpServer(this, logger);
+    this.http = createAgentHttpServer(this, logger, new SandboxFiles(config.sandboxRoot, config.hostname));
     try {
       await this.http.listen({ host: config.listenHost, port: config.httpPort });
     } catch (err) {
