@@ -113,6 +113,33 @@ describe('one machine: scheduler + agent + executor', () => {
     expect(state.activeTasks).toBe(1);
   });
 
+  it('serves the task sandbox through the scheduler: browse, read, download; paths stay inside', async () => {
+    const [task] = await waitForRunning('web', 1);
+    const api = `${cluster.baseUrl}/api`;
+    const taskId = encodeURIComponent(task.taskId.id);
+    const listing = await until('the sandbox listing', async () => {
+      const res = await fetch(`${api}/sandbox/${taskId}/browse`);
+      return res.ok ? ((await res.json()) as { files: Array<{ name: string }>; fullPathToRoot: string }) : undefined;
+    });
+    expectMatchesSchema(listing, 'SingularitySandbox');
+    expect(listing.files.map((f) => f.name)).toEqual(expect.arrayContaining(['service.log', 'runner.sh', 'deploy.env']));
+    const chunk = await until('service.log to hold the request log', async () => {
+      const res = await fetch(`${api}/sandbox/${taskId}/read?path=service.log&offset=0&length=100`);
+      const body = (await res.json()) as { data: string; offset: number; nextOffset: number };
+      return body.data.length > 0 ? body : undefined;
+    });
+    expectMatchesSchema(chunk, 'MesosFileChunkObject');
+    expect(chunk.offset).toBe(0);
+    const escape = await fetch(`${api}/sandbox/${taskId}/read?path=../../etc/passwd&offset=0&length=100`);
+    expect([400, 404]).toContain(escape.status);
+    expect(await escape.text()).not.toContain('root:');
+    const download = await fetch(`${api}/tasks/download?slaveHostname=${encodeURIComponent(task.taskId.host)}&path=${encodeURIComponent(`${listing.fullPathToRoot}/deploy.env`)}`);
+    expect(download.status).toBe(200);
+    expect(await download.text()).toContain('export TASK_ID=');
+    const outside = await fetch(`${api}/tasks/download?slaveHostname=${encodeURIComponent(task.taskId.host)}&path=/etc/passwd`);
+    expect(outside.status).toBe(400);
+  });
+
   it('answers 404 for an unknown request and 409 for pausing twice', async () => {
     await expect(client.getRequest('nope')).rejects.toMatchObject({ status: 404 });
     await client.createOrUpdateRequest({ id: 'worker', requestType: 'WORKER' });

@@ -9,6 +9,7 @@ import { HistoryController, TasksController, TrackController } from './controlle
 import { HealthController } from './health.controller';
 import { UiController } from './ui.controller';
 import { WebhooksController } from './controllers/webhooks.controller';
+import { SandboxController, TaskFilesController } from './controllers/sandbox.controller';
 import type { SchedulerConfig } from './scheduler-config';
 
 @Module({})
@@ -16,7 +17,7 @@ export class AppModule {
   static with(runtime: SchedulerRuntime, config: SchedulerConfig): DynamicModule {
     return {
       module: AppModule,
-      controllers: [RequestsController, DeploysController, TasksController, StateController, AgentsController, AgentProtocolController, HealthController, HistoryController, TrackController, UiController, WebhooksController],
+      controllers: [RequestsController, DeploysController, TasksController, StateController, AgentsController, AgentProtocolController, HealthController, HistoryController, TrackController, UiController, WebhooksController, SandboxController, TaskFilesController],
       providers: [
         { provide: RUNTIME, useValue: runtime },
         { provide: CONFIG, useValue: config },

@@ -12,7 +12,8 @@ import { schedulerConfigSchema } from './scheduler-config';
  * Walks the P0/P1 rows of the spec's endpoint table (scheduler.md §4) over a populated scheduler
  * and checks each answer against the response schema the reference gives for that path: a
  * component, or an array of one. Rows whose reference response has no schema only have to be
- * JSON. Endpoints of later issues (SQL history, sandboxes, downloads, logs) are not in this table.
+ * JSON. The sandbox rows (`/sandbox/{taskId}/browse|read`, `/tasks/download|open`) need a real
+ * agent and are checked against their schemas in e2e/src/one-machine.e2e.spec.ts; `/logs` rows are P2.
  */
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 interface Row {

@@ -10,6 +10,7 @@ import { WebhookDispatcher, WebhookService, type WebhookDispatcherOptions } from
 import { InMemoryHistoryRepository, type HistoryPurgingConfig, type HistoryRepository } from '@singularity/scheduler-history';
 import { HistoryPersister } from './history-persister';
 import { HistoryService } from './history.service';
+import { SandboxService } from './sandbox.service';
 import { DeployService } from './deploy.service';
 import { MachineService } from './machine.service';
 import { ReadModels } from './read-models';
@@ -57,6 +58,7 @@ export class SchedulerRuntime {
     readonly webhookDispatcher: WebhookDispatcher,
     readonly history: HistoryService,
     readonly historyPersister: HistoryPersister,
+    readonly sandbox: SandboxService,
     private readonly store: StateStore,
     private readonly historyRepository: HistoryRepository,
   ) {
@@ -75,6 +77,7 @@ export class SchedulerRuntime {
     );
     const webhooks = new WebhookService(ctx);
     const historyRepository = options.history ?? new InMemoryHistoryRepository();
+    const history = new HistoryService(ctx, historyRepository, (taskId) => scheduler.lb.updatesOf(taskId));
     return new SchedulerRuntime(
       ctx,
       scheduler,
@@ -86,8 +89,9 @@ export class SchedulerRuntime {
       new ReadModels(ctx, scheduler.expiring),
       webhooks,
       new WebhookDispatcher(ctx, { timers: options.timers, ...options.webhooks }),
-      new HistoryService(ctx, historyRepository, (taskId) => scheduler.lb.updatesOf(taskId)),
+      history,
       new HistoryPersister(ctx, historyRepository, options.historyPurging, (taskId) => scheduler.lb.updatesOf(taskId)),
+      new SandboxService(ctx, history),
       options.store,
       historyRepository,
     );
