@@ -39,6 +39,16 @@ export function executorDataFor(deploy: SingularityDeploy, pendingTask: Singular
   return base;
 }
 
+/** The ports allocated to a task, in order over all its `ports` ranges (PORT0 first). */
+export function taskPorts(task: Pick<SingularityTask, 'mesosTask'>): number[] {
+  const ports: number[] = [];
+  for (const resource of task.mesosTask.resources) {
+    if (resource.name !== 'ports') continue;
+    for (const { begin, end } of resource.ranges.range) for (let port = begin; port <= end; port++) ports.push(port);
+  }
+  return ports;
+}
+
 export interface LaunchPlacement {
   agentId: string;
   host: string;

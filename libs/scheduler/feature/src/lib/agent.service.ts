@@ -10,8 +10,8 @@ import {
   type TaskStatusRecord,
 } from '@singularity/models';
 import { InvalidRequestError, NotFoundError } from '@singularity/util';
-import { ReadModels } from './read-models';
 import type { SchedulerContext } from './scheduler-context';
+import type { ReadModels } from './read-models';
 import { withMachineState } from './machine.service';
 import type { AgentRecord } from './scheduler-state';
 import type { TaskScheduler } from './task-scheduler';
@@ -24,7 +24,7 @@ export class AgentService {
     private readonly ctx: SchedulerContext,
     private readonly scheduler: TaskScheduler,
   ) {
-    this.read = new ReadModels(ctx, scheduler.expiring);
+    this.read = scheduler.read;
   }
 
   async register(body: unknown): Promise<AgentRegistrationResponse> {

@@ -1,7 +1,7 @@
 import { isDeployable, validateDeployRequest, type SingularityPendingDeploy, type SingularityRequestParent, type ValidationLimits } from '@singularity/models';
 import { ConflictError, InvalidRequestError, NotFoundError } from '@singularity/util';
-import { ReadModels, wirePendingDeploy } from './read-models';
-import { RequestEvents } from './request-events';
+import { wirePendingDeploy, type ReadModels } from './read-models';
+import type { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import type { TaskScheduler } from './task-scheduler';
 
@@ -15,8 +15,8 @@ export class DeployService {
     private readonly scheduler: TaskScheduler,
     private readonly limits: ValidationLimits,
   ) {
-    this.events = new RequestEvents(ctx);
-    this.read = new ReadModels(ctx, scheduler.expiring);
+    this.events = scheduler.events;
+    this.read = scheduler.read;
   }
 
   async deploy(body: unknown, user?: string): Promise<SingularityRequestParent> {

@@ -2,6 +2,7 @@ import {
   healthcheckTarget,
   resolveHealthcheck,
   shouldHealthcheck,
+  taskPorts,
   type HealthVerdict,
   type SingularityTaskHealthcheckResult,
   type TaskRecord,
@@ -37,7 +38,7 @@ export class HealthMonitor {
       const result: SingularityTaskHealthcheckResult = {
         taskId: task.taskId,
         timestamp: this.ctx.clock.now(),
-        errorMessage: `Invalid healthcheck uri or ports not present (portIndex ${options.portIndex}, task ports: ${portsOf(record).join(', ') || 'none'})`,
+        errorMessage: `Invalid healthcheck uri or ports not present (portIndex ${options.portIndex}, task ports: ${taskPorts(record.task).join(', ') || 'none'})`,
         startup: false,
       };
       state.addHealthcheckResult(record, result);
@@ -83,10 +84,4 @@ export class HealthMonitor {
     this.ctx.logger.info({ taskId: record.task.taskId.id, health: verdict.status, message: record.health.message }, 'health check verdict');
     this.onVerdict(record, verdict);
   }
-}
-
-function portsOf(record: TaskRecord): number[] {
-  const out: number[] = [];
-  for (const res of record.task.mesosTask.resources) if (res.name === 'ports') res.ranges.range.forEach((p) => out.push(p.begin));
-  return out;
 }

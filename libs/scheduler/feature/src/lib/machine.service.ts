@@ -1,7 +1,7 @@
 import { MACHINE_STATES, type MachineState, type SingularityMachineStateHistoryUpdate } from '@singularity/models';
 import { ConflictError, InvalidRequestError, NotFoundError } from '@singularity/util';
-import { ReadModels } from './read-models';
 import type { SchedulerContext } from './scheduler-context';
+import type { ReadModels } from './read-models';
 import type { AgentRecord, MachineStateRecord, RackRecord } from './scheduler-state';
 import type { TaskScheduler } from './task-scheduler';
 
@@ -40,7 +40,7 @@ export class MachineService {
     private readonly ctx: SchedulerContext,
     private readonly scheduler: TaskScheduler,
   ) {
-    this.read = new ReadModels(ctx, scheduler.expiring);
+    this.read = scheduler.read;
   }
 
   async agentAction(agentId: string, action: MachineAction, body: unknown, user?: string) {

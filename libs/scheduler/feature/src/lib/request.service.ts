@@ -18,9 +18,9 @@ import {
 } from '@singularity/models';
 import { isLeaving } from '@singularity/scheduler-core';
 import { ConflictError, InvalidRequestError, NotFoundError, TooManyRequestsError } from '@singularity/util';
-import { ReadModels } from './read-models';
-import { RequestEvents } from './request-events';
+import type { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
+import type { ReadModels } from './read-models';
 import type { RequestRecord } from './scheduler-state';
 import type { TaskScheduler } from './task-scheduler';
 
@@ -36,8 +36,8 @@ export class RequestService {
     private readonly scheduler: TaskScheduler,
     private readonly limits: ValidationLimits,
   ) {
-    this.events = new RequestEvents(ctx);
-    this.read = new ReadModels(ctx, scheduler.expiring);
+    this.events = scheduler.events;
+    this.read = scheduler.read;
   }
 
   list(filter: RequestListFilter, requestType?: string): SingularityRequestParent[] {

@@ -13,7 +13,7 @@ import { HistoryService } from './history.service';
 import { SandboxService } from './sandbox.service';
 import { DeployService } from './deploy.service';
 import { MachineService } from './machine.service';
-import { ReadModels } from './read-models';
+import type { ReadModels } from './read-models';
 import { RequestService } from './request.service';
 import type { SchedulerConfigSettings, SchedulerContext } from './scheduler-context';
 import { SchedulerState } from './scheduler-state';
@@ -86,7 +86,7 @@ export class SchedulerRuntime {
       new TaskService(ctx, scheduler),
       new AgentService(ctx, scheduler),
       new MachineService(ctx, scheduler),
-      new ReadModels(ctx, scheduler.expiring),
+      scheduler.read,
       webhooks,
       new WebhookDispatcher(ctx, { timers: options.timers, ...options.webhooks }),
       history,

@@ -28,6 +28,7 @@ import {
   lastAgentState,
   planOffers,
   runningSince,
+  taskPorts,
   DEFAULT_PLACEMENT_SETTINGS,
   type PlacementAgent,
   type PlacementTask,
@@ -43,6 +44,7 @@ import { ExpiringActions } from './expiring-actions';
 import { LoadBalancerCoordinator, type LbDeployStep } from './load-balancer-coordinator';
 import type { LoadBalancerClient } from './load-balancer';
 import { HttpHealthChecker, systemTimers, type TimerPort } from './health';
+import { ReadModels } from './read-models';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import { withMachineState } from './machine.service';
@@ -69,7 +71,10 @@ interface KillOrder {
  * commits, and only then talks to agents.
  */
 export class TaskScheduler {
-  private readonly events: RequestEvents;
+  /** Shared by every service: one place keeps request-history times strictly increasing. */
+  readonly events: RequestEvents;
+  /** The read models of the API, shared (one `/state` cache). */
+  readonly read: ReadModels;
   readonly reconciler: TaskReconciler;
   readonly health: HealthMonitor;
   readonly expiring: ExpiringActions;
@@ -93,6 +98,7 @@ export class TaskScheduler {
   ) {
     this.events = new RequestEvents(ctx);
     this.expiring = new ExpiringActions(ctx.state);
+    this.read = new ReadModels(ctx, this.expiring);
     this.lb = new LoadBalancerCoordinator(ctx, loadBalancer, ctx.settings.loadBalancerRemovalGracePeriodMillis ?? 0);
     this.health = new HealthMonitor(ctx, new HttpHealthChecker({ clock: ctx.clock, timers, logger: ctx.logger }), (record, verdict) => {
       if (verdict.status === 'UNHEALTHY') this.onUnhealthy(record, verdict.message);
@@ -611,7 +617,7 @@ export class TaskScheduler {
         used.cpus += r.cpus;
         used.memoryMb += r.memoryMb;
         used.diskMb += r.diskMb;
-        for (const res of t.task.mesosTask.resources) if (res.name === 'ports') res.ranges.range.forEach((p) => usedPorts.add(p.begin));
+        for (const port of taskPorts(t.task)) usedPorts.add(port);
         placed.push({
           taskId: t.task.taskId.id,
           requestId: t.task.taskId.requestId,
@@ -689,7 +695,7 @@ export class TaskScheduler {
           agentId: order.agent.agentId,
           host: order.record.task.taskId.host,
           rackId: order.record.task.taskId.rackId,
-          ports: portsOf(order.record),
+          ports: taskPorts(order.record.task),
         },
         startedAt: order.record.task.taskId.startedAt,
         estimatedInstanceCount: order.record.task.taskRequest.request.instances ?? 1,
@@ -998,10 +1004,4 @@ function nextRackState(rack: RackRecord, agents: readonly AgentRecord[]): RackRe
   if (rack.state !== 'DEAD' && rack.state !== 'DECOMMISSIONED' && rack.state !== 'DECOMMISSIONING' && all('DEAD')) return 'DEAD';
   if (rack.state === 'DEAD' && agents.some((a) => a.state === 'ACTIVE')) return 'ACTIVE';
   return undefined;
-}
-
-function portsOf(record: TaskRecord): number[] {
-  const out: number[] = [];
-  for (const res of record.task.mesosTask.resources) if (res.name === 'ports') res.ranges.range.forEach((p) => out.push(p.begin));
-  return out;
 }

@@ -8,7 +8,7 @@ import {
 } from '@singularity/models';
 import { ConflictError, InvalidRequestError, NotFoundError } from '@singularity/util';
 import { taskHistoryOf } from './history-persister';
-import { RequestEvents } from './request-events';
+import type { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import type { TaskScheduler } from './task-scheduler';
 
@@ -20,7 +20,7 @@ export class TaskService {
     private readonly ctx: SchedulerContext,
     private readonly scheduler: TaskScheduler,
   ) {
-    this.events = new RequestEvents(ctx);
+    this.events = scheduler.events;
   }
 
   active(): SingularityTask[] {

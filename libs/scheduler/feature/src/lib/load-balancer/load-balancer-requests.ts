@@ -1,3 +1,4 @@
+import { taskPorts } from '@singularity/scheduler-core';
 import type { SingularityDeploy, SingularityRequest, SingularityTask } from '@singularity/models';
 import type {
   BaragonRequest,
@@ -50,16 +51,6 @@ export function isFinalLbState(state: LoadBalancerState): boolean {
   return state === 'SUCCESS' || state === 'FAILED' || state === 'CANCELED' || state === 'INVALID_REQUEST_NOOP';
 }
 
-/** The ports allocated to a task, in order over all `ports` ranges. */
-export function allocatedPortsOf(task: Pick<SingularityTask, 'mesosTask'>): number[] {
-  const ports: number[] = [];
-  for (const resource of task.mesosTask.resources) {
-    if (resource.name !== 'ports') continue;
-    for (const { begin, end } of resource.ranges.range) for (let port = begin; port <= end; port++) ports.push(port);
-  }
-  return ports;
-}
-
 export interface UpstreamOptions {
   /** The LB request (wire id) the upstream belongs to. */
   lbRequestId?: string;
@@ -78,7 +69,7 @@ export function upstreamsOf(
   loadBalancerPortIndex = 0,
   options: UpstreamOptions = {},
 ): BaragonUpstream[] {
-  const port = allocatedPortsOf(task)[loadBalancerPortIndex];
+  const port = taskPorts(task)[loadBalancerPortIndex];
   if (port === undefined) return [];
   const host = task.offers[0]?.hostname ?? task.taskId.host;
   const hostPart = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
