@@ -7,3 +7,4 @@ export * from './lib/task';
 export * from './lib/parents';
 export * from './lib/agent-protocol';
 export * from './lib/validation';
+export * from './lib/shell-command';

@@ -4,3 +4,4 @@ export * from './lib/lifecycle';
 export * from './lib/procfs';
 export * from './lib/http-json';
 export * from './lib/free-port';
+export * from './lib/cgroups';

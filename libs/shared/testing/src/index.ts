@@ -5,3 +5,5 @@ export * from './lib/net';
 export * from './lib/temp-dir';
 export * from './lib/spawn-ts';
 export * from './lib/repo-paths';
+export * from './lib/config-keys';
+export * from './lib/s3rver';

@@ -27,6 +27,10 @@ export const AGENT_HTTP = {
   health: '/agent/health',
   tasks: '/agent/tasks',
   kill: (taskId: string) => `/agent/tasks/${encodeURIComponent(taskId)}/kill`,
+  /** POST runs a configured shell command against the task (AgentShellCommandRequest); GET lists the task's commands. */
+  shellCommands: (taskId: string) => `/agent/tasks/${encodeURIComponent(taskId)}/commands`,
+  /** A live task's usage from its cgroup (`MesosTaskStatisticsObject`); 404 for an unknown task or one without a cgroup. */
+  statistics: (taskId: string) => `/agent/tasks/${encodeURIComponent(taskId)}/statistics`,
 } as const;
 
 export interface PortRange {

@@ -68,6 +68,38 @@ export interface ExecutorData {
   maxOpenFiles?: number;
   skipLogrotateAndCompress?: boolean;
   logrotateFrequency?: LogrotateFrequency;
+  // Scheduler-filled (spec slave §1.2): where the S3 uploader ships the task's logs.
+  /** Extra files to upload (spec slave §2 "From the executor"). */
+  s3UploaderAdditionalFiles?: S3UploaderFile[];
+  /** Bucket of the upload metadata; without one no metadata is written. */
+  defaultS3Bucket?: string;
+  /** Key pattern; the executor expands `%requestId %group %tag %deployId %host %taskId`, the uploader the rest. */
+  s3UploaderKeyPattern?: string;
+  /** Name of the task's output file in T (the runner's `service.log`). */
+  serviceLog?: string;
+  /** Name of the tail kept when the task finishes (`tail_of_finished_service.log`). */
+  serviceFinishedTailLog?: string;
+  /** The request's `group`, for `%group` (default `default`). */
+  requestGroup?: string;
+  s3StorageClass?: string;
+  applyS3StorageClassAfterBytes?: number;
+}
+
+/** `SingularityS3UploaderFile`: a file name, or one with its own upload settings. */
+export type S3UploaderFile = string | S3UploaderFileSettings;
+
+export interface S3UploaderFileSettings {
+  filename: string;
+  s3UploaderBucket?: string;
+  s3UploaderKeyPattern?: string;
+  s3UploaderFilenameHint?: string;
+  /** Directory relative to T (default T; `logs/` for the service log). */
+  directory?: string;
+  s3StorageClass?: string;
+  applyS3StorageClassAfterBytes?: number;
+  checkSubdirectories?: boolean;
+  compressBeforeUpload?: boolean;
+  checkIfOpen?: boolean;
 }
 
 export interface HealthcheckOptions {

@@ -15,6 +15,18 @@ describe('loadConfig', () => {
     expect(loadConfig(schema, { file, envPrefix: 'T', env: { T_HTTP_PORT: '9000' } })).toEqual({ httpPort: 9000, dataDir: '/var/x' });
   });
 
+  it('reaches into sections with a double underscore, keeping the rest of the section', () => {
+    const nested = z.object({ zookeeper: z.object({ quorum: z.string().optional(), sessionTimeoutMillis: z.number().default(15000) }).strict().default({ sessionTimeoutMillis: 15000 }) }).strict();
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'nested.yaml');
+    writeFileSync(file, 'zookeeper:\n  sessionTimeoutMillis: 5000\n');
+    expect(loadConfig(nested, { file, envPrefix: 'T', env: { T_ZOOKEEPER__QUORUM: '127.0.0.1:2181' } })).toEqual({
+      zookeeper: { quorum: '127.0.0.1:2181', sessionTimeoutMillis: 5000 },
+    });
+    expect(loadConfig(nested, { envPrefix: 'T', env: { T_ZOOKEEPER__SESSION_TIMEOUT_MILLIS: '4000' } })).toEqual({ zookeeper: { sessionTimeoutMillis: 4000 } });
+    expect(() => loadConfig(nested, { envPrefix: 'T', env: { T_ZOOKEEPER__SESSION_TIMEOUT_MILLIS: 'x' } })).toThrow(/'zookeeper.sessionTimeoutMillis'/);
+  });
+
   it('names the bad key', () => {
     expect(() => loadConfig(schema, { envPrefix: 'T', env: { T_HTTP_PORT: 'abc' } })).toThrow(ConfigError);
     expect(() => loadConfig(schema, { envPrefix: 'T', env: { T_HTTP_PORT: 'abc' } })).toThrow(/'httpPort'/);

@@ -11,9 +11,11 @@ export class ConfigError extends Error {
 
 /**
  * Loads an app's configuration: schema defaults, then the YAML file (if any),
- * then environment overrides `<PREFIX>_<KEY>` for top-level keys (values parsed
- * as YAML scalars, so `7099`, `true` and `[a, b]` work). Invalid input throws a
- * ConfigError naming the key.
+ * then environment overrides `<PREFIX>_<KEY>` (values parsed as YAML, so
+ * `7099`, `true`, `[a, b]` and `{a: 1}` work). A double underscore reaches
+ * into a section: `<PREFIX>_ZOOKEEPER__QUORUM=host:2181` sets `zookeeper.quorum`
+ * and keeps the section's other keys. Invalid input throws a ConfigError
+ * naming the key.
  */
 export function loadConfig<S extends z.ZodType>(
   schema: S,
@@ -33,15 +35,15 @@ export function loadConfig<S extends z.ZodType>(
     }
     fromFile = (parsed as Record<string, unknown>) ?? {};
   }
-  const fromEnv: Record<string, unknown> = {};
+  const merged: Record<string, unknown> = { ...fromFile };
   const env = options.env ?? process.env;
   const prefix = `${options.envPrefix}_`;
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(prefix) || value === undefined) continue;
-    const key = envNameToKey(name.slice(prefix.length));
-    fromEnv[key] = parse(value) ?? value;
+    const path = name.slice(prefix.length).split('__').map(envNameToKey);
+    setPath(merged, path, parseEnvValue(value));
   }
-  const merged = { ...fromFile, ...fromEnv, ...(options.overrides ?? {}) };
+  Object.assign(merged, options.overrides ?? {});
   const result = schema.safeParse(merged);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -51,6 +53,26 @@ export function loadConfig<S extends z.ZodType>(
     throw new ConfigError(`invalid configuration key '${key}': ${issue.message}${source}`);
   }
   return result.data;
+}
+
+function parseEnvValue(value: string): unknown {
+  try {
+    return parse(value) ?? value;
+  } catch {
+    return value; // not YAML (e.g. `a: b: c`): the text itself
+  }
+}
+
+/** Sets `path` in `target`, copying the sections on the way so the file's objects are not changed. */
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    const section = next !== null && typeof next === 'object' && !Array.isArray(next) ? { ...(next as Record<string, unknown>) } : {};
+    node[key] = section;
+    node = section;
+  }
+  node[path[path.length - 1]] = value;
 }
 
 /** `HTTP_PORT` → `httpPort`. */
