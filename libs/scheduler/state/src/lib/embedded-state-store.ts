@@ -1,3 +1,4 @@
+import { SerialWriter } from './serial-writer';
 import { mkdir, open, readdir, readFile, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DirectoryLock } from './directory-lock';
@@ -9,7 +10,7 @@ import {
   encodeSnapshot,
   JOURNAL_FILE,
   journalFileName,
-  prepareOps,
+  admitCommit,
   scanJournal,
   SNAPSHOT_FILE,
   SNAPSHOT_TMP_FILE,
@@ -100,7 +101,7 @@ export class EmbeddedStateStore implements StateStore {
   private compactAt = 0;
 
   private queue: Pending[] = [];
-  private writer: Promise<void> | undefined;
+  private readonly writer = new SerialWriter(() => this.drain(), () => this.queue.length > 0);
   /** The snapshot being written, if any; never rejects. */
   private compaction: Promise<void> | undefined;
   private failure: Error | undefined;
@@ -246,20 +247,18 @@ export class EmbeddedStateStore implements StateStore {
    * written.
    */
   commit(ops: readonly StateOp[]): Promise<void> {
-    if (this.status !== 'open') return Promise.reject(new StateStoreClosedError(this.status === 'new' || this.status === 'opening' ? 'not open' : 'closed'));
-    if (this.failure) return Promise.reject(this.failure);
     let prepared: PreparedOp[];
     try {
-      prepared = prepareOps(ops);
+      prepared = admitCommit(this.status, this.failure, ops);
     } catch (err) {
       return Promise.reject(err);
     }
     // An empty commit writes nothing, but resolves only after the commits called before it.
-    if (prepared.length === 0 && this.queue.length === 0 && !this.writer) return Promise.resolve();
+    if (prepared.length === 0 && this.queue.length === 0 && !this.writer.busy) return Promise.resolve();
     const opsJson = prepared.length > 0 ? encodeOps(prepared) : undefined;
     return new Promise<void>((resolveCommit, rejectCommit) => {
       this.queue.push({ kind: 'commit', ops: prepared, opsJson, resolve: resolveCommit, reject: rejectCommit });
-      this.schedule();
+      this.writer.schedule();
     });
   }
 
@@ -273,7 +272,7 @@ export class EmbeddedStateStore implements StateStore {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<void>((resolveCompaction, rejectCompaction) => {
       this.queue.push({ kind: 'compact', resolve: resolveCompaction, reject: rejectCompaction });
-      this.schedule();
+      this.writer.schedule();
     });
   }
 
@@ -282,7 +281,7 @@ export class EmbeddedStateStore implements StateStore {
     if (this.opening) await this.opening.catch(() => undefined);
     if (this.status !== 'open') return;
     this.status = 'closing';
-    while (this.writer) await this.writer;
+    await this.writer.idle();
     while (this.compaction) await this.compaction;
     try {
       await this.journal?.close();
@@ -301,17 +300,6 @@ export class EmbeddedStateStore implements StateStore {
   }
 
   // ---- group commit ----
-
-  private schedule(): void {
-    if (this.writer) return;
-    // Start on the next microtask, so commits issued together in one synchronous run share the first batch.
-    this.writer = Promise.resolve()
-      .then(() => this.drain())
-      .finally(() => {
-        this.writer = undefined;
-        if (this.queue.length > 0) this.schedule();
-      });
-  }
 
   /** The only writer of the active journal; never rejects. */
   private async drain(): Promise<void> {

@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { StateStoreCorruptError } from './state-store.errors';
+import { StateStoreClosedError, StateStoreCorruptError } from './state-store.errors';
 import { assertValidOp, COLLECTION_NAME, type StateOp } from './state-store.port';
 
 /**
@@ -41,6 +41,16 @@ export const SNAPSHOT_VERSION = 1;
 
 export function journalFileName(generation: number): string {
   return `journal-${generation}.jsonl`;
+}
+
+/**
+ * What a store checks before it queues a commit: it is open, it has not
+ * failed, and every op is valid (prepared). Throws what the commit rejects with.
+ */
+export function admitCommit(status: string, failure: Error | undefined, ops: readonly StateOp[]): PreparedOp[] {
+  if (status !== 'open') throw new StateStoreClosedError(status === 'new' || status === 'opening' ? 'not open' : 'closed');
+  if (failure) throw failure;
+  return prepareOps(ops);
 }
 
 /**
