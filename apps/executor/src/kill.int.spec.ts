@@ -50,7 +50,7 @@ describe('executor: killing a task', () => {
     run.kill();
     const killed = await run.waitForState('TASK_KILLED');
     expect(killed.message).toMatch(/^Task killed\. Process exited gracefully with code 0 \(shutdownTime: \d+ms\)$/);
-    expect(readFileSync(run.sandboxFile('service.log'), 'utf8')).toContain('bye');
+    expect(await run.serviceOutput()).toContain('bye');
   });
 
   it('a destroy SIGKILLs at once and names the user', async () => {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { useExecutorRuns } from './testing/executor-harness';
+import { isProcessAlive } from '@singularity/node-util';
+import { eventually, useExecutorRuns } from './testing/executor-harness';
 
 /** The real executor program against a status file, as the agent starts it. */
 describe('executor: running a task', () => {
@@ -19,7 +20,8 @@ describe('executor: running a task', () => {
       { seq: 4, taskId: run.definition.taskId, state: 'TASK_FINISHED', message: 'Process exited normally with code 0', exitCode: 0 },
     ]);
     for (const s of statuses.slice(1)) expect(typeof s.timestamp).toBe('number');
-    for (const file of ['runner.sh', 'deploy.env', 'service.log', 'executor.bash.log', 'executor.log']) {
+    await run.waitForExit();
+    for (const file of ['runner.sh', 'deploy.env', 'tail_of_finished_service.log', 'logs', 'executor.bash.log', 'executor.log']) {
       expect(existsSync(run.sandboxFile(file))).toBe(true);
     }
     expect(readFileSync(run.sandboxFile('executor.log'), 'utf8')).toContain('"msg":"status update sent"');
@@ -39,7 +41,7 @@ describe('executor: running a task', () => {
   it("puts the task's stdout and stderr in service.log", async () => {
     const run = start({ executorData: { cmd: "bash -c 'echo to-stdout; echo to-stderr >&2'" } });
     await run.waitForState('TASK_FINISHED');
-    const log = readFileSync(run.sandboxFile('service.log'), 'utf8');
+    const log = await run.serviceOutput();
     expect(log).toContain('to-stdout\n');
     expect(log).toContain('to-stderr\n');
   });
@@ -53,7 +55,7 @@ describe('executor: running a task', () => {
       env: { PORT: '31000', PORT0: '31000', NASTY: nasty },
     });
     await run.waitForState('TASK_FINISHED');
-    const values = readFileSync(run.sandboxFile('service.log'), 'utf8').split('\0');
+    const values = (await run.serviceOutput()).split('\0');
     expect(values.slice(0, -1)).toEqual([run.definition.taskId, run.definition.taskId, '31000', nasty, ...args]);
   });
 
@@ -63,13 +65,13 @@ describe('executor: running a task', () => {
       env: { BASE: '/opt', APP_HOME: '$BASE/app' },
     });
     await run.waitForState('TASK_FINISHED');
-    expect(readFileSync(run.sandboxFile('service.log'), 'utf8')).toBe('/opt/app');
+    expect(await run.serviceOutput()).toBe('/opt/app');
   });
 
   it('applies maxOpenFiles as the soft limit of the task', async () => {
     const run = start({ executorData: { cmd: "bash -c 'ulimit -Sn'", maxOpenFiles: 321 } });
     await run.waitForState('TASK_FINISHED');
-    expect(readFileSync(run.sandboxFile('service.log'), 'utf8').trim()).toBe('321');
+    expect((await run.serviceOutput()).trim()).toBe('321');
   });
 
   it('fails the task on an invalid environment variable name', async () => {
@@ -109,15 +111,21 @@ describe('executor: running a task', () => {
       await run.waitForState('TASK_RUNNING');
       agent.kill('SIGKILL');
       await expect(run.waitForState('TASK_FINISHED')).resolves.toMatchObject({ message: 'Process exited normally with code 0' });
-      expect(readFileSync(run.sandboxFile('service.log'), 'utf8')).toBe('survived\n');
+      expect(await run.serviceOutput()).toBe('survived\n');
+      // It finishes its clean-up (rotation, metadata) and exits by itself: no agent needed.
+      const executorPid = Number(readFileSync(`${run.root}/executor.pid`, 'utf8'));
+      await eventually(() => (isProcessAlive(executorPid) ? undefined : true), 'the orphaned executor to exit by itself');
     } finally {
       agent.kill('SIGKILL');
+      // The executor leads its own session (setsid): end its whole group (logrotate included)
+      // and wait, so nothing writes into the sandbox while the harness removes it.
       const pid = Number(readFileSync(`${run.root}/executor.pid`, 'utf8'));
       try {
-        process.kill(pid, 'SIGKILL');
+        process.kill(-pid, 'SIGKILL');
       } catch {
         // exited by itself
       }
+      await eventually(() => (isProcessAlive(pid) ? undefined : true), 'the executor to be gone');
     }
   });
 });

@@ -27,6 +27,28 @@ export interface ExecutorRunOptions {
   /** Replaces task.json's text (for invalid definitions). */
   rawDefinition?: (definition: ExecutorTaskDefinition) => string;
   extraArgs?: string[];
+  /** Sections of the executor configuration laid over the harness's (directories under its temp root). */
+  config?: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * The executor configuration of a test run: every directory under `root`, as
+ * the agent puts them under its data dir, so no test writes to /etc.
+ */
+export function testExecutorConfig(root: string, over: Record<string, Record<string, unknown>> = {}): Record<string, Record<string, unknown>> {
+  const base = {
+    base: { s3UploaderMetadataDirectory: join(root, 's3-uploader-metadata'), logWatcherMetadataDirectory: join(root, 'log-watcher-metadata') },
+    s3: { artifactCacheDirectory: join(root, 'artifact-cache') },
+    executor: {
+      globalTaskDefinitionDirectory: join(root, 'task-definitions'),
+      logrotateConfDirectory: join(root, 'logrotate.d'),
+      logrotateHourlyConfDirectory: join(root, 'logrotate.d', 'hourly'),
+      cronDirectory: join(root, 'cron.d'),
+    },
+  };
+  const merged: Record<string, Record<string, unknown>> = { ...over };
+  for (const [section, values] of Object.entries(base)) merged[section] = { ...values, ...(over[section] ?? {}) };
+  return merged;
 }
 
 /**
@@ -66,8 +88,14 @@ export class ExecutorRun {
     mkdirSync(this.definition.sandboxDirectory, { recursive: true });
     writeFileSync(this.taskFile, options.rawDefinition ? options.rawDefinition(this.definition) : JSON.stringify(this.definition, null, 2));
     writeFileSync(this.definition.statusFile, `${JSON.stringify({ seq: 1, taskId, state: 'TASK_STAGING', timestamp: Date.now() })}\n`);
+    this.configFile = join(this.root, 'executor.json');
+    // JSON is YAML: the executor reads it as its configuration file.
+    writeFileSync(this.configFile, JSON.stringify(testExecutorConfig(this.root, options.config), null, 2));
     this.extraArgs = options.extraArgs ?? [];
   }
+
+  /** The executor configuration this run passes with `--config` (unless extraArgs has its own). */
+  readonly configFile: string;
 
   private readonly extraArgs: string[];
 
@@ -77,7 +105,8 @@ export class ExecutorRun {
 
   /** The command line an agent uses. */
   commandLine(): string[] {
-    return [process.execPath, '-r', REGISTER, EXECUTOR_MAIN, '--task-definition', this.taskFile, ...this.extraArgs];
+    const config = this.extraArgs.includes('--config') ? [] : ['--config', this.configFile];
+    return [process.execPath, '-r', REGISTER, EXECUTOR_MAIN, '--task-definition', this.taskFile, ...config, ...this.extraArgs];
   }
 
   start(): void {
@@ -145,6 +174,22 @@ export class ExecutorRun {
     return log.split('\n').filter((line) => line.includes(`"msg":${JSON.stringify(msg)}`)).length;
   }
 
+  /**
+   * What the task wrote to service.log, once the executor is done with it:
+   * the log teardown rotates service.log away after the terminal update
+   * (spec slave §1.8), keeping its last lines in tail_of_finished_service.log.
+   * Waits for the executor to exit, then reads the tail (or service.log when
+   * rotation was skipped).
+   */
+  async serviceOutput(): Promise<string> {
+    if (this.exited) await this.waitForExit();
+    else await this.waitForFile('tail_of_finished_service.log'); // started by someone else (an "agent" shell)
+    for (const name of ['tail_of_finished_service.log', 'service.log']) {
+      if (existsSync(this.sandboxFile(name))) return readFileSync(this.sandboxFile(name), 'utf8');
+    }
+    return '';
+  }
+
   sandboxFile(name: string): string {
     return join(this.sandbox, name);
   }
@@ -179,7 +224,8 @@ export class ExecutorRun {
         // group already empty
       }
     }
-    rmSync(this.root, { recursive: true, force: true });
+    // A process of the run may still be finishing a write as it dies: retry ENOTEMPTY/EBUSY briefly.
+    rmSync(this.root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 

@@ -13,3 +13,8 @@ export * from './lib/kill-request';
 export * from './lib/task-process';
 export * from './lib/executor';
 export * from './lib/run-executor';
+export * from './lib/executor-config';
+export * from './lib/artifacts';
+export * from './lib/task-isolation';
+export * from './lib/task-logs';
+export * from './lib/thread-checker';

@@ -53,7 +53,7 @@ describe('EmbeddedArtifactStager', () => {
     const wrong = '0'.repeat(32);
     const promise = stage([artifact({ md5sum: wrong })]);
     await expect(promise).rejects.toBeInstanceOf(ArtifactVerificationError);
-    await expect(promise).rejects.toThrow(`Md5sum ${artifact().md5sum} (${join(sandbox, 'blob.bin')}) does not match expected (${wrong})`);
+    await expect(promise).rejects.toThrow(`Artifact "blob": Md5sum ${artifact().md5sum} (${join(sandbox, 'blob.bin')}) does not match expected (${wrong})`);
     expect(readdirSync(sandbox)).toEqual([]);
   });
 
@@ -89,7 +89,7 @@ describe('EmbeddedArtifactStager', () => {
     expect(readdirSync(outside)).toEqual([]);
   });
 
-  it.each(['a/b', '..', '.', 'x\\y'])('refuses the file name %j', async (filename) => {
+  it.each(['a/b', '..', '.', 'x\\y', ''])('refuses the file name %j', async (filename) => {
     await expect(stage([artifact({ filename })])).rejects.toBeInstanceOf(SandboxEscapeError);
   });
 

@@ -15,9 +15,20 @@ export function md5Hex(bytes: Uint8Array): string {
   return createHash('md5').update(bytes).digest('hex');
 }
 
-/** How an artifact is named in failure messages. */
+/**
+ * How an artifact is named in failure messages. It comes first: status
+ * messages are cut to `maxTaskMessageLength` (80), and the artifact's name
+ * must survive the cut.
+ */
 export function artifactLabel(artifact: { name?: string; filename: string }): string {
   return `Artifact ${JSON.stringify(artifact.name || artifact.filename)}`;
+}
+
+/** An artifact's `filename` is a plain file name: no directory part, not `.`/`..` (it names the file in `T` and in the cache). */
+export function assertPlainFilename(filename: string, label: string): void {
+  if (!filename || filename !== basename(filename) || filename === '.' || filename === '..' || filename.includes('\\') || filename.includes('\0')) {
+    throw new SandboxEscapeError(`${label}: filename ${JSON.stringify(filename)} must be a plain file name`);
+  }
 }
 
 /**
@@ -39,9 +50,7 @@ export class EmbeddedArtifactStager implements ArtifactStager {
   private async stageOne(artifact: EmbeddedArtifact, { sandboxDirectory, logger }: StagingContext): Promise<void> {
     const label = artifactLabel(artifact);
     const { filename } = artifact;
-    if (filename !== basename(filename) || filename === '.' || filename === '..' || filename.includes('\\')) {
-      throw new SandboxEscapeError(`${label}: filename ${JSON.stringify(filename)} must be a plain file name`);
-    }
+    assertPlainFilename(filename, label);
     const folder = artifact.targetFolderRelativeToTask ?? '';
     const directory = await resolveInsideSandbox(sandboxDirectory, folder, label);
     const content = artifact.content.replace(/\s+/g, '');
@@ -51,7 +60,7 @@ export class EmbeddedArtifactStager implements ArtifactStager {
     if (artifact.md5sum) {
       const actual = md5Hex(bytes);
       if (actual.toLowerCase() !== artifact.md5sum.toLowerCase()) {
-        throw new ArtifactVerificationError(`Md5sum ${actual} (${target}) does not match expected (${artifact.md5sum})`);
+        throw new ArtifactVerificationError(`${label}: Md5sum ${actual} (${target}) does not match expected (${artifact.md5sum})`);
       }
     }
     await mkdir(directory, { recursive: true });

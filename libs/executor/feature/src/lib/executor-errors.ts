@@ -23,6 +23,26 @@ export class SandboxEscapeError extends TaskFailureError {}
 /** A downloaded or embedded artifact does not have the expected md5 sum or size. */
 export class ArtifactVerificationError extends TaskFailureError {}
 
+/**
+ * A remote artifact could not be fetched (S3 error, HTTP status other than
+ * 2xx, timeout, too many redirects). The deploy names something that cannot
+ * be had, so the task fails; the message names the artifact and the cause.
+ */
+export class ArtifactDownloadError extends TaskFailureError {}
+
+/**
+ * An archive holds an entry that could leave its target directory or the
+ * sandbox (absolute path, `..`, a link pointing outside `T`, a device file).
+ * Nothing of it is extracted.
+ */
+export class UnsafeArchiveError extends SandboxEscapeError {}
+
+/** An archive artifact that cannot be read or extracted (not a tar file, truncated, `tar` failed). */
+export class ArtifactArchiveError extends TaskFailureError {}
+
+/** The artifact signature check failed (spec slave §1.5): command exit code, or an unpaired signature/artifact. */
+export class ArtifactSignatureError extends TaskFailureError {}
+
 export class InvalidTaskDefinitionError extends Error {
   constructor(
     message: string,

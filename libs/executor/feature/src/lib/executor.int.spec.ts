@@ -5,7 +5,9 @@ import pino from 'pino';
 import type { ExecutorData, ExecutorTaskDefinition, TaskStatusRecord } from '@singularity/models';
 import { isProcessAlive } from '@singularity/node-util';
 import type { ArtifactStager, StagingContext } from './artifact-stager';
-import { defaultArtifactStagers, TaskExecutor } from './executor';
+import { artifactStagers } from './artifacts';
+import { TaskExecutor } from './executor';
+import { executorConfig } from './executor-config';
 import { TaskFailureError } from './executor-errors';
 import { StatusWriter } from './status-writer';
 
@@ -103,15 +105,19 @@ describe('TaskExecutor', () => {
 
   it('fails on an invalid environment variable name before staging anything', async () => {
     const def = definition({ embeddedArtifacts: [{ filename: 'a.txt', content: 'YQ==' }] }, { 'BAD-NAME': 'x' });
-    const { done } = await start(def, defaultArtifactStagers());
+    const { done } = await start(def, artifactStagers(executorConfig()));
     await expect(done).resolves.toMatchObject({ state: 'TASK_FAILED', message: 'Invalid environment variable name "BAD-NAME"' });
     expect(existsSync(def.sandboxDirectory) ? readdirSync(def.sandboxDirectory) : []).toEqual([]);
   });
 
-  it('fails on remote artifacts, which this cut cannot stage', async () => {
-    const def = definition({ s3Artifacts: [{ filename: 'a.tgz', s3Bucket: 'b', s3ObjectKey: 'k' }] });
+  it('fails a task whose remote artifact cannot be fetched, naming the artifact, and never runs it', async () => {
+    // Port 1 on the loopback: nothing listens there, the connection is refused.
+    const def = definition({ cmd: 'touch ../ran', externalArtifacts: [{ name: 'app', filename: 'app.tar.gz', url: 'http://127.0.0.1:1/app.tar.gz' }] });
     const { done } = await start(def);
-    await expect(done).resolves.toMatchObject({ state: 'TASK_FAILED', message: 'S3 artifacts are not supported by this executor yet' });
+    await expect(done).resolves.toMatchObject({ state: 'TASK_FAILED', message: 'Artifact "app": GET http://127.0.0.1:1/app.tar.gz failed: ECONNREFUSED' });
+    expect(statuses(def).map((s) => s.state)).toEqual(['TASK_STARTING', 'TASK_FAILED']);
+    expect(existsSync(join(def.sandboxDirectory, 'runner.sh'))).toBe(false);
+    expect(existsSync(join(def.sandboxDirectory, 'ran'))).toBe(false);
   });
 
   it('runs the task and kills what it left behind in its process group', async () => {

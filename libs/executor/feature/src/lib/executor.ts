@@ -2,16 +2,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import type { AgentKillRequest, ExecutorTaskDefinition, TaskStatusRecord } from '@singularity/models';
 import type { Logger } from '@singularity/node-util';
 import { systemClock, type Clock } from '@singularity/util';
-import { UnsupportedArtifactsStager, type ArtifactStager } from './artifact-stager';
+import type { ArtifactStager } from './artifact-stager';
+import { artifactStagers } from './artifacts';
 import { renderDeployEnv } from './deploy-env';
-import { EmbeddedArtifactStager } from './embedded-artifacts';
+import { executorConfig, type ExecutorConfig } from './executor-config';
 import { errorLabel, errorMessage, StagingAbortedError, TaskFailureError } from './executor-errors';
 import { ProcessKiller, type KillOrder } from './process-killer';
-import { renderRunnerScript } from './runner-script';
+import { renderRunnerScript, runnerScriptOptions } from './runner-script';
 import { sandboxPath } from './sandbox-layout';
 import type { StatusWriter } from './status-writer';
 import { sigKillGraceMillis, successfulExitCodes } from './task-definition';
+import { createTaskIsolation, NO_ISOLATION, type TaskIsolation } from './task-isolation';
+import { TaskLogs } from './task-logs';
 import { TaskProcess } from './task-process';
+import { startThreadChecker } from './thread-checker';
 import {
   killedBeforeStartUpdate,
   runningMessage,
@@ -21,11 +25,6 @@ import {
   terminalUpdateFor,
   type StatusUpdate,
 } from './task-status-messages';
-
-/** Stagers of this cut, in the spec's order (embedded, then S3, then external). */
-export function defaultArtifactStagers(): ArtifactStager[] {
-  return [new EmbeddedArtifactStager(), new UnsupportedArtifactsStager()];
-}
 
 /**
  * Environment variables of the executor itself that must not leak into the
@@ -41,6 +40,9 @@ export interface TaskExecutorOptions {
   status: StatusWriter;
   logger: Logger;
   clock?: Clock;
+  /** The executor's configuration (spec slave §1.10); every default when left out. */
+  config?: ExecutorConfig;
+  /** Replaces the configured artifact stagers (tests). */
   stagers?: readonly ArtifactStager[];
   /** Reported in TASK_STARTING; defaults to this process. */
   executorPid?: number;
@@ -65,11 +67,16 @@ export class TaskExecutor {
   private process?: TaskProcess;
   private killer?: ProcessKiller;
   private readonly clock: Clock;
+  private readonly config: ExecutorConfig;
   private readonly stagers: readonly ArtifactStager[];
+  private isolation: TaskIsolation = NO_ISOLATION;
+  private logs?: TaskLogs;
+  private threadLimit?: { used: number; max: number };
 
   constructor(private readonly options: TaskExecutorOptions) {
     this.clock = options.clock ?? systemClock;
-    this.stagers = options.stagers ?? defaultArtifactStagers();
+    this.config = options.config ?? executorConfig();
+    this.stagers = options.stagers ?? artifactStagers(this.config);
   }
 
   private get definition(): ExecutorTaskDefinition {
@@ -100,28 +107,63 @@ export class TaskExecutor {
     try {
       this.process = await this.stageAndSpawn();
     } catch (err) {
-      return this.finish(this.stagingFailure(err));
+      return this.finishStaging(this.stagingFailure(err));
     }
 
     this.phase = 'running';
     const taskProcess = this.process;
-    this.killer = new ProcessKiller(taskProcess, this.logger, this.clock);
-    if (this.pendingKill) this.killer.request(this.killOrder(this.pendingKill));
+    const killer = new ProcessKiller(taskProcess, this.logger, this.clock);
+    this.killer = killer;
+    if (this.pendingKill) killer.request(this.killOrder(this.pendingKill));
+    this.logs?.started(taskProcess.pid);
+    const threads = startThreadChecker({
+      definition: this.definition,
+      config: this.config,
+      logger: this.logger,
+      processPid: taskProcess.pid,
+      onExceeded: (used, max) => {
+        if (this.threadLimit) return;
+        this.threadLimit = { used, max };
+        this.logger.warn({ used, max }, 'the task uses more threads than maxTaskThreads: killing it');
+        killer.request({ destroy: false, graceMillis: sigKillGraceMillis(this.definition) });
+      },
+    });
     await this.options.status.send({ state: 'TASK_RUNNING', message: runningMessage(taskProcess.pid) });
 
     const exit = await taskProcess.exited;
     this.phase = 'exited';
-    this.killer.stop();
+    killer.stop();
+    threads.stop();
     this.logger.info({ exit }, 'runner exited');
     await taskProcess.killLeftovers(this.options.leftoverKillTimeoutMillis ?? DEFAULT_LEFTOVER_KILL_TIMEOUT_MILLIS);
-    return this.finish(
+    await this.isolation.killAll();
+    const outOfMemory = await this.isolation.outOfMemory();
+    const terminal = await this.finish(
       terminalUpdateFor({
         exitCode: exit.exitCode,
         exitedAt: exit.exitedAt,
         successfulExitCodes: successfulExitCodes(this.definition.executorData),
-        kill: this.killer.facts(),
+        kill: killer.facts(),
+        threadLimit: this.threadLimit,
+        outOfMemory,
       }),
     );
+    await this.teardown();
+    return terminal;
+  }
+
+  /** After the terminal update (spec slave §1.8): log teardown, then the cgroups go. Never throws. */
+  private async teardown(): Promise<void> {
+    try {
+      await this.logs?.finish();
+    } catch (err) {
+      this.logger.error({ err }, 'log teardown failed');
+    }
+    try {
+      await this.isolation.release();
+    } catch (err) {
+      this.logger.error({ err }, 'could not release the task cgroups');
+    }
   }
 
   /**
@@ -158,7 +200,7 @@ export class TaskExecutor {
     signal.throwIfAborted();
     // Render first: a bad env name or limit fails the task before anything is staged.
     const deployEnv = renderDeployEnv(definition.env);
-    const runner = renderRunnerScript({ cmd: data.cmd, extraCmdLineArgs: data.extraCmdLineArgs, maxOpenFiles: data.maxOpenFiles });
+    const runner = renderRunnerScript(runnerScriptOptions(definition, this.config));
     await mkdir(sandbox, { recursive: true });
     for (const stager of this.stagers) {
       signal.throwIfAborted();
@@ -171,8 +213,18 @@ export class TaskExecutor {
     await writeFile(sandboxPath(sandbox, 'serviceLog'), '', { flag: 'a', mode: 0o644 });
     this.logger.info({ sandbox }, 'wrote deploy.env, runner.sh and service.log');
     signal.throwIfAborted();
-    // TODO(run-as-user, cgroups): set up the user and the task's cgroup here, before the spawn.
-    return TaskProcess.start({ sandboxDirectory: sandbox, env: this.runnerEnv(), logger: this.logger, clock: this.clock });
+    const context = { definition, config: this.config, logger: this.logger };
+    this.logs = await TaskLogs.prepare(context);
+    signal.throwIfAborted();
+    this.isolation = await createTaskIsolation(context);
+    signal.throwIfAborted();
+    return TaskProcess.start({
+      sandboxDirectory: sandbox,
+      env: this.runnerEnv(),
+      logger: this.logger,
+      clock: this.clock,
+      spawnPrefix: this.isolation.spawnPrefix,
+    });
   }
 
   private runnerEnv(): NodeJS.ProcessEnv {
@@ -197,5 +249,12 @@ export class TaskExecutor {
   private async finish(update: StatusUpdate): Promise<TaskStatusRecord | undefined> {
     this.phase = 'done';
     return this.options.status.send(update);
+  }
+
+  /** A staging failure: the terminal update, then whatever was set up goes. */
+  private async finishStaging(update: StatusUpdate): Promise<TaskStatusRecord | undefined> {
+    const terminal = await this.finish(update);
+    await this.teardown();
+    return terminal;
   }
 }

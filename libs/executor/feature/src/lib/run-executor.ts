@@ -1,9 +1,10 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import type { ExecutorTaskDefinition } from '@singularity/models';
-import { createLogger, type Logger } from '@singularity/node-util';
+import { ConfigError, createLogger, type Logger } from '@singularity/node-util';
 import { systemClock, type Clock } from '@singularity/util';
 import type { ArtifactStager } from './artifact-stager';
 import { TaskExecutor } from './executor';
+import { loadExecutorConfig, type ExecutorConfig } from './executor-config';
 import { errorLabel, errorMessage, InvalidTaskDefinitionError } from './executor-errors';
 import { readKillRequest } from './kill-request';
 import { sandboxPath } from './sandbox-layout';
@@ -31,6 +32,10 @@ export const EXECUTOR_EXIT_CODES = {
 
 export interface RunExecutorOptions {
   taskDefinitionFile: string;
+  /** The executor's YAML configuration (spec slave §1.10); every default when left out. */
+  configFile?: string;
+  /** Environment with `SINGULARITY_EXECUTOR_<SECTION>` overrides; defaults to this process's. */
+  env?: NodeJS.ProcessEnv;
   /**
    * Registers the listener for kill signals (SIGTERM from the agent). Each
    * call of the listener reads the kill file and passes it on as a kill request.
@@ -96,11 +101,18 @@ export async function runExecutor(options: RunExecutorOptions): Promise<number> 
 
   let text: string | undefined;
   let definition: ExecutorTaskDefinition;
+  let config: ExecutorConfig;
   try {
     text = await readFile(options.taskDefinitionFile, 'utf8');
     definition = parseTaskDefinition(text);
+    config = loadExecutorConfig(options.configFile, options.env ?? process.env);
   } catch (err) {
-    const message = err instanceof InvalidTaskDefinitionError ? err.message : `cannot read task definition: ${errorMessage(err)}`;
+    const message =
+      err instanceof InvalidTaskDefinitionError
+        ? err.message
+        : err instanceof ConfigError
+          ? `executor configuration: ${err.message}`
+          : `cannot read task definition: ${errorMessage(err)}`;
     bootstrap.error({ err, taskDefinitionFile: options.taskDefinitionFile }, 'unusable task definition');
     const target = salvageStatusTarget(text);
     if (target) await reportEnd(target, invalidDefinitionUpdate(target.taskId, message), clock, bootstrap);
@@ -121,7 +133,7 @@ export async function runExecutor(options: RunExecutorOptions): Promise<number> 
   bootstrap.info({ taskId: definition.taskId, log: logFile }, 'task definition read');
   const logger = createTaskLogger(logFile, { taskId: definition.taskId });
   const code = await runTask(definition, logger);
-  await sleep(options.exitDelayMillis ?? DEFAULT_EXIT_DELAY_MILLIS);
+  await sleep(options.exitDelayMillis ?? config.executor.idleExecutorShutdownWaitMillis ?? DEFAULT_EXIT_DELAY_MILLIS);
   logger.info({ code }, 'executor exiting');
   await flush(logger);
   await flush(bootstrap);
@@ -137,7 +149,7 @@ export async function runExecutor(options: RunExecutorOptions): Promise<number> 
       logger.error({ err }, 'cannot open the status file');
       return EXECUTOR_EXIT_CODES.internalError;
     }
-    const executor = new TaskExecutor({ definition, status, logger, clock, stagers: options.stagers });
+    const executor = new TaskExecutor({ definition, status, logger, clock, config, stagers: options.stagers });
     onKill = () => {
       readKillRequest(definition.killFile, logger)
         .then((request) => executor.kill(request))

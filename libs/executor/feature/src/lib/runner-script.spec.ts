@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { renderDeployEnv } from './deploy-env';
-import { isSimpleCommand, renderRunnerScript, type RunnerScriptOptions } from './runner-script';
+import { executorConfig } from './executor-config';
+import { InvalidRunAsUserError, type UserDirectory } from './run-as-user';
+import { isSimpleCommand, renderRunnerScript, runnerScriptOptions, switchUserCommand, type RunnerScriptOptions } from './runner-script';
 
 let sandbox: string;
 beforeEach(() => {
@@ -21,6 +23,13 @@ function runRunner(options: RunnerScriptOptions, env: Record<string, string> = {
   execFileSync('bash', ['runner.sh'], { cwd: sandbox, stdio: 'ignore', env: { PATH: process.env.PATH, ...env } });
   return readFileSync(join(sandbox, 'service.log'), 'utf8');
 }
+
+/**
+ * A stand-in for `sudo -E -u %s` that needs no privileges: it records the user
+ * it was given in ../switched-to, resets PATH as sudo's secure_path would, and
+ * runs the rest of its command line.
+ */
+const FAKE_SWITCH = `env SWITCHED_TO=%s PATH=/usr/bin:/bin /bin/bash -c 'printf %s "$SWITCHED_TO" > ../switched-to; exec "$@"' fake-sudo`;
 
 const nastyArgs = ['two words', '', "it's", 'a"b', '$HOME', '`id`', '$(id)', 'x!y', 'line1\nline2', "'; touch pwned #", '\\', '*', '--flag=a b'];
 
@@ -60,7 +69,7 @@ describe('runner.sh', () => {
   });
 
   it('sets the soft open-files limit with maxOpenFiles', () => {
-    expect(renderRunnerScript({ cmd: 'x', maxOpenFiles: 123 })).toContain('ulimit -Sn 123\n');
+    expect(renderRunnerScript({ cmd: 'x', maxOpenFiles: 123 })).toContain('ulimit -Sn 123 || exit 1\n');
     const out = runRunner({ cmd: "/bin/bash -c 'ulimit -Sn'", maxOpenFiles: 123 });
     expect(out.trim()).toBe('123');
   });
@@ -73,6 +82,117 @@ describe('runner.sh', () => {
   it('execs a simple command and keeps a compound one in the shell', () => {
     expect(renderRunnerScript({ cmd: 'java -jar app.jar', extraCmdLineArgs: ['a b'] })).toContain("exec java -jar app.jar 'a b' >> ../service.log 2>&1\n");
     expect(renderRunnerScript({ cmd: "trap '' TERM; sleep 60" })).toContain("trap 'exit $?' TERM\n{\ntrap '' TERM; sleep 60\n} >> ../service.log 2>&1\n");
+  });
+});
+
+describe('runner.sh with another user', () => {
+  const asUser = (options: Omit<RunnerScriptOptions, 'runAsUser' | 'switchUserCommandFormat'>, env?: Record<string, string>) =>
+    runRunner({ ...options, runAsUser: 'someone', switchUserCommandFormat: FAKE_SWITCH }, env);
+
+  it('execs the command through the switch command with the user quoted, arguments kept whole', () => {
+    const out = asUser({ cmd: "/usr/bin/printf '<%s>\\0'", extraCmdLineArgs: nastyArgs });
+    expect(readFileSync(join(sandbox, 'switched-to'), 'utf8')).toBe('someone');
+    expect(out.split('\0').slice(0, -1)).toEqual(nastyArgs.map((a) => `<${a}>`));
+    expect(existsSync(join(sandbox, 'app', 'pwned'))).toBe(false);
+  });
+
+  it('runs a compound command as the user too, in a shell that sees the exported environment', () => {
+    const out = asUser({ cmd: 'cd .. && printf "%s|%s|" "$(basename "$PWD")" "$GREETING"; printf "%s" "[$1]"', extraCmdLineArgs: ['an arg'] }, { TASK_ID: 't', GREETING: 'hi "you"' });
+    expect(readFileSync(join(sandbox, 'switched-to'), 'utf8')).toBe('someone');
+    // No positional parameter of the switch shell leaks into the command; the argument goes where it belongs.
+    expect(out).toBe(`${sandbox.split('/').pop()}|hi "you"|[]an arg`);
+  });
+
+  it("gives the command the task's PATH back after the switch", () => {
+    const bin = join(sandbox, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'only-in-task-path'), '#!/bin/sh\necho "found; PATH=$PATH"\n', { mode: 0o755 });
+    const out = asUser({ cmd: 'only-in-task-path' }, { TASK_ID: 't', PATH: `${bin}:/usr/bin:/bin` });
+    expect(out).toBe(`found; PATH=${bin}:/usr/bin:/bin\n`);
+  });
+
+  it('sets the soft open-files limit after the switch', () => {
+    const script = renderRunnerScript({ cmd: 'x', maxOpenFiles: 77, runAsUser: 'someone' });
+    expect(script.indexOf('ulimit -Sn 77')).toBeGreaterThan(script.indexOf('exec sudo -E -u someone /bin/bash -c'));
+    expect(asUser({ cmd: "/bin/bash -c 'ulimit -Sn'", maxOpenFiles: 77 })).toBe('77\n');
+    expect(asUser({ cmd: 'ulimit -Sn; echo compound', maxOpenFiles: 78 })).toBe('77\n78\ncompound\n');
+  });
+
+  it('chowns the sandbox and tmp/ logs/ app/ to the user before anything of the task runs', () => {
+    const script = renderRunnerScript({ cmd: 'x', runAsUser: 'someone' });
+    expect(script).toContain('chown -R -h -- someone "$__singularity_sandbox"');
+    expect(script).toContain('chown -- someone tmp logs app');
+    expect(script.indexOf('chown -R')).toBeLessThan(script.indexOf('source ./deploy.env'));
+    expect(script).not.toContain('TODO');
+  });
+
+  it('quotes the user and refuses names that are not user names', () => {
+    expect(switchUserCommand('sudo -E -u %s', 'svc$')).toBe("sudo -E -u 'svc$'");
+    expect(renderRunnerScript({ cmd: 'x', runAsUser: 'svc$' })).toContain("exec sudo -E -u 'svc$' /bin/bash -c");
+    for (const bad of ['root; rm -rf /', '$(id)', 'Bob', '-u', 'a b', '']) {
+      expect(() => renderRunnerScript({ cmd: 'x', runAsUser: bad })).toThrow(InvalidRunAsUserError);
+    }
+    expect(() => switchUserCommand('sudo -E', 'someone')).toThrow('has no %s');
+  });
+
+  it('runs as the executor itself without any switch', () => {
+    const script = renderRunnerScript({ cmd: 'java -jar app.jar' });
+    expect(script).not.toContain('chown');
+    expect(script).not.toContain('sudo');
+  });
+});
+
+describe('runner.sh extras from the executor configuration', () => {
+  it('runs extraScriptContent in app/ after the profiles, just before the command', () => {
+    const out = runRunner({
+      cmd: "/bin/sh -c 'printf \"%s|%s\" \"$FROM_EXTRA\" \"$(cat ../extra-ran-in)\"'",
+      extraScriptContent: 'export FROM_EXTRA="set by extra"\nbasename "$PWD" > ../extra-ran-in\n',
+    });
+    expect(out).toBe('set by extra|app');
+  });
+
+  it('with useFileAttributes stamps service.log before the command, or says why it cannot', () => {
+    const script = renderRunnerScript({ cmd: 'x', useFileAttributes: true });
+    expect(script).toMatch(/setfattr -n user\.logstart -v "\$\(\( \$\(date \+%s%N\) \/ 1000000 \)\)" \.\.\/service\.log/);
+    expect(script.indexOf('setfattr')).toBeLessThan(script.indexOf('exec x'));
+    // Whether or not setfattr is installed here, the command still runs.
+    expect(runRunner({ cmd: 'echo ran', useFileAttributes: true })).toBe('ran\n');
+  });
+});
+
+describe('runnerScriptOptions', () => {
+  const users = (known: Record<string, number>, self = { name: 'agent', uid: 1000 }): UserDirectory => ({ self: () => self, uidOf: (name) => known[name] });
+  const definition = (user?: string) =>
+    ({ taskId: 't', executorData: { cmd: 'run', user, extraCmdLineArgs: ['a b'], maxOpenFiles: 5 } }) as unknown as Parameters<typeof runnerScriptOptions>[0];
+
+  it("takes the deploy's user, else defaultRunAsUser, and the configuration's switch command and extras", () => {
+    const config = executorConfig({ executor: { defaultRunAsUser: 'fallback', switchUserCommandFormat: 'runuser -u %s --', extraScriptContent: 'echo hi', useFileAttributes: true } });
+    const known = users({ svc: 2000, fallback: 3000 });
+    expect(runnerScriptOptions(definition('svc'), config, known)).toEqual({
+      cmd: 'run',
+      extraCmdLineArgs: ['a b'],
+      maxOpenFiles: 5,
+      runAsUser: 'svc',
+      switchUserCommandFormat: 'runuser -u %s --',
+      extraScriptContent: 'echo hi',
+      useFileAttributes: true,
+    });
+    expect(runnerScriptOptions(definition(), config, known).runAsUser).toBe('fallback');
+    expect(runnerScriptOptions(definition(), executorConfig(), known).runAsUser).toBeUndefined();
+  });
+
+  it("does not switch to the executor's own user, by name or by uid", () => {
+    expect(runnerScriptOptions(definition('agent'), executorConfig(), users({})).runAsUser).toBeUndefined();
+    expect(runnerScriptOptions(definition('alias'), executorConfig(), users({ alias: 1000 })).runAsUser).toBeUndefined();
+  });
+
+  it('fails the task on a malformed or unknown user', () => {
+    expect(() => runnerScriptOptions(definition('nosuchuser'), executorConfig(), users({}))).toThrow(
+      new InvalidRunAsUserError('Run-as user nosuchuser does not exist on this host'),
+    );
+    expect(() => runnerScriptOptions(definition('x;id'), executorConfig(), users({ 'x;id': 5 }))).toThrow(
+      new InvalidRunAsUserError('Invalid run-as user "x;id": not a valid user name'),
+    );
   });
 });
 

@@ -11,6 +11,10 @@ export const SANDBOX_FILES = {
   deployEnv: 'deploy.env',
   runnerScript: 'runner.sh',
   serviceLog: 'service.log',
+  /** Default of `executor.serviceFinishedTailLog`: the last lines of service.log, kept at teardown. */
+  serviceFinishedTailLog: 'tail_of_finished_service.log',
+  /** Default of `executor.logrotateStateFile`: logrotate's state for this task's rotations. */
+  logrotateStatus: 'logrotate.status',
   appDirectory: 'app',
   logsDirectory: 'logs',
   tmpDirectory: 'tmp',

@@ -38,6 +38,22 @@ const s3ArtifactShape = {
 const s3ArtifactSchema = z.looseObject(s3ArtifactShape);
 const s3ArtifactSignatureSchema = z.looseObject({ ...s3ArtifactShape, artifactFilename: nonBlank });
 
+const s3UploaderFileSchema = z.union([
+  nonBlank,
+  z.looseObject({
+    filename: nonBlank,
+    s3UploaderBucket: z.string().optional(),
+    s3UploaderKeyPattern: z.string().optional(),
+    s3UploaderFilenameHint: z.string().optional(),
+    directory: z.string().optional(),
+    s3StorageClass: z.string().optional(),
+    applyS3StorageClassAfterBytes: z.number().int().min(0).optional(),
+    checkSubdirectories: z.boolean().optional(),
+    compressBeforeUpload: z.boolean().optional(),
+    checkIfOpen: z.boolean().optional(),
+  }),
+]);
+
 const executorDataSchema = z.looseObject({
   cmd: nonBlank,
   embeddedArtifacts: z.array(embeddedArtifactSchema).optional(),
@@ -56,6 +72,14 @@ const executorDataSchema = z.looseObject({
   maxOpenFiles: z.number().int().min(1).optional(),
   skipLogrotateAndCompress: z.boolean().optional(),
   logrotateFrequency: z.enum(LOGROTATE_FREQUENCIES).optional(),
+  s3UploaderAdditionalFiles: z.array(s3UploaderFileSchema).optional(),
+  defaultS3Bucket: z.string().optional(),
+  s3UploaderKeyPattern: z.string().optional(),
+  serviceLog: z.string().optional(),
+  serviceFinishedTailLog: z.string().optional(),
+  requestGroup: z.string().optional(),
+  s3StorageClass: z.string().optional(),
+  applyS3StorageClassAfterBytes: z.number().int().min(0).optional(),
 });
 
 const taskDefinitionSchema = z.looseObject({

@@ -20,6 +20,8 @@ export interface TaskProcessOptions {
   env: NodeJS.ProcessEnv;
   logger: Logger;
   clock?: Clock;
+  /** Program and arguments run before `bash runner.sh` (e.g. one that joins the task's cgroups, then execs the rest). */
+  spawnPrefix?: readonly string[];
 }
 
 /** Exit status in the shell's convention: a death by signal N is 128 + N (143 SIGTERM, 137 SIGKILL). */
@@ -59,7 +61,8 @@ export class TaskProcess implements KillTarget {
     const bashLog = openSync(sandboxPath(options.sandboxDirectory, 'bashLog'), 'a');
     let child: execa.ExecaChildProcess;
     try {
-      child = execa('bash', [SANDBOX_FILES.runnerScript], {
+      const [program, ...args] = [...(options.spawnPrefix ?? []), 'bash', SANDBOX_FILES.runnerScript];
+      child = execa(program, args, {
         cwd: options.sandboxDirectory,
         env: options.env,
         extendEnv: false,
@@ -116,7 +119,8 @@ export class TaskProcess implements KillTarget {
    * After the runner exited: SIGKILLs whatever is left in its group (background
    * children, daemons that did not leave the group) and waits up to
    * `timeoutMillis` for them to go. Returns the processes still alive then.
-   * TODO(cgroups): processes that left the group (setsid) escape this; a cgroup catches them.
+   * Processes that left the group (setsid) escape this; the task's cgroup
+   * catches them (`TaskIsolation.killAll`, task-isolation.ts).
    */
   async killLeftovers(timeoutMillis: number): Promise<ProcStat[]> {
     const before = liveProcessGroupMembers(this.pid);

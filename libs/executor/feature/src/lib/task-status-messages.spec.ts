@@ -25,6 +25,10 @@ describe('terminalUpdateFor', () => {
     [{ exitCode: 137, kill: kill({ killedAfterGrace: true }) }, 'TASK_KILLED', 'Task killed forcibly after waiting at least 00:02.000 (shutdownTime: 250ms)'],
     [{ exitCode: 137, kill: kill({ destroy: true, user: 'alice' }) }, 'TASK_KILLED', 'Task killed forcibly by alice (shutdownTime: 250ms)'],
     [{ exitCode: 137, kill: kill({ destroy: true }) }, 'TASK_KILLED', 'Task killed forcibly (shutdownTime: 250ms)'],
+    [{ exitCode: 143, kill: kill(), threadLimit: { used: 50, max: 10 } }, 'TASK_FAILED', 'Task used 50 threads and was killed (max 10)'],
+    [{ exitCode: 137, outOfMemory: { limitMb: 64 } }, 'TASK_FAILED', 'Task killed by the kernel: out of memory (limit 64 MB)'],
+    [{ exitCode: 0, outOfMemory: { limitMb: 64 } }, 'TASK_FAILED', 'Task killed by the kernel: out of memory (limit 64 MB)'],
+    [{ exitCode: 143, kill: kill(), outOfMemory: { limitMb: 64 } }, 'TASK_KILLED', 'Task killed. Process exited gracefully with code 143 (shutdownTime: 250ms)'],
   ])('%j → %s %j', (facts, state, message) => {
     const update = terminalUpdateFor({ successfulExitCodes: [0], exitedAt: 1250, ...facts });
     expect(update).toMatchObject({ state, message, exitCode: facts.exitCode });

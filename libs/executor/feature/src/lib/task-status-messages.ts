@@ -15,6 +15,8 @@ export const TASK_REASONS = {
   killedDuringLaunch: 'REASON_TASK_KILLED_DURING_LAUNCH',
   commandFailed: 'REASON_COMMAND_EXECUTOR_FAILED',
   executorFailed: 'REASON_EXECUTOR_TERMINATED',
+  memoryLimit: 'REASON_CONTAINER_LIMITATION_MEMORY',
+  threadLimit: 'REASON_CONTAINER_LIMITATION',
 } as const;
 
 /** A status update before it gets its seq and timestamp. */
@@ -93,15 +95,24 @@ export interface ProcessEndFacts {
   successfulExitCodes: readonly number[];
   /** Present when the executor was asked to kill the task before it exited. */
   kill?: KillFacts;
+  /** The executor killed the task because it used more threads than `maxTaskThreads`. */
+  threadLimit?: { used: number; max: number };
+  /** The kernel's OOM killer acted in the task's memory cgroup. */
+  outOfMemory?: { limitMb: number };
 }
 
 /**
  * The single terminal update of a task whose process ran (spec slave §1.7).
- * After a requested kill any exit code means KILLED; otherwise the code
- * decides between FINISHED and FAILED (an unrequested 143 is FAILED unless listed).
+ * A thread-cap kill is FAILED; after a requested kill any exit code means
+ * KILLED; a kill by the kernel's OOM killer is FAILED saying so; otherwise the
+ * code decides between FINISHED and FAILED (an unrequested 143 is FAILED unless listed).
  */
 export function terminalUpdateFor(facts: ProcessEndFacts): StatusUpdate {
   const { exitCode, kill } = facts;
+  if (facts.threadLimit) {
+    const { used, max } = facts.threadLimit;
+    return { state: 'TASK_FAILED', message: `Task used ${used} threads and was killed (max ${max})`, exitCode, reason: TASK_REASONS.threadLimit };
+  }
   if (kill) {
     const shutdown = ` (shutdownTime: ${Math.max(0, facts.exitedAt - kill.requestedAt)}ms)`;
     if (kill.destroy) {
@@ -117,6 +128,14 @@ export function terminalUpdateFor(facts: ProcessEndFacts): StatusUpdate {
       };
     }
     return { state: 'TASK_KILLED', message: `Task killed. Process exited gracefully with code ${exitCode}${shutdown}`, exitCode, forced: false };
+  }
+  if (facts.outOfMemory) {
+    return {
+      state: 'TASK_FAILED',
+      message: `Task killed by the kernel: out of memory (limit ${facts.outOfMemory.limitMb} MB)`,
+      exitCode,
+      reason: TASK_REASONS.memoryLimit,
+    };
   }
   if (facts.successfulExitCodes.includes(exitCode)) {
     return { state: 'TASK_FINISHED', message: `Process exited normally with code ${exitCode}`, exitCode };
