@@ -53,6 +53,19 @@ describe('agent configuration', () => {
     });
   });
 
+  it('defaults the sandbox clean-up and periodic rotation keys, and rejects bad values naming the key', () => {
+    expect(agentConfig({ dataDir: dir.path })).toMatchObject({
+      sandboxAppCleanupDelayMillis: 15 * 60 * 1000,
+      cleanupAppDirectoryOfFailedTasksAfterMillis: 24 * 60 * 60 * 1000,
+      sandboxRetentionMillis: 7 * 24 * 60 * 60 * 1000,
+      periodicLogrotate: 'auto',
+    });
+    const config = loadAgentConfig([], { SINGULARITY_AGENT_DATA_DIR: dir.path, SINGULARITY_AGENT_SANDBOX_RETENTION_MILLIS: '1000', SINGULARITY_AGENT_PERIODIC_LOGROTATE: 'off' });
+    expect(config).toMatchObject({ sandboxRetentionMillis: 1000, periodicLogrotate: 'off' });
+    expect(() => agentConfig({ dataDir: dir.path, sandboxAppCleanupDelayMillis: -1 })).toThrow(/'sandboxAppCleanupDelayMillis'/);
+    expect(() => agentConfig({ dataDir: dir.path, periodicLogrotate: 'sometimes' as 'on' })).toThrow(/'periodicLogrotate'/);
+  });
+
   it('takes the rack from the rackid attribute when rackId is not set', () => {
     expect(agentConfig({ dataDir: dir.path, attributes: { rackid: 'east' } }).rackId).toBe('east');
   });

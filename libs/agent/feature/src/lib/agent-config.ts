@@ -23,6 +23,14 @@ const portRangeSchema = z
 const attributeValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
 
 /**
+ * One scheduler URL, or several (a YAML list or a comma-separated string) when schedulers run as leader
+ * and standbys (docs/high-availability.md); kept as one comma-separated string, first URL first.
+ */
+const schedulerUrls = z
+  .union([z.array(z.url()).min(1), z.string().transform((text) => text.split(',').map((url) => url.trim()).filter(Boolean)).pipe(z.array(z.url()).min(1))])
+  .transform((urls) => urls.join(','));
+
+/**
  * The agent's configuration file (YAML, `--config FILE` or
  * `SINGULARITY_AGENT_CONFIG`) and `SINGULARITY_AGENT_<KEY>` environment
  * overrides (e.g. `SINGULARITY_AGENT_HTTP_PORT=0`). Keys without a default
@@ -31,7 +39,7 @@ const attributeValue = z.union([z.string(), z.number(), z.boolean()]).transform(
  */
 export const agentConfigSchema = z
   .object({
-    schedulerUrl: z.url().default('http://localhost:7099/singularity'),
+    schedulerUrl: schedulerUrls.default('http://localhost:7099/singularity'),
     listenHost: z.string().min(1).default('0.0.0.0'),
     httpPort: z.number().int().min(0).max(65535).default(5051),
     hostname: z.string().min(1).optional(),
@@ -47,6 +55,10 @@ export const agentConfigSchema = z
     executorCommand: z
       .union([z.array(z.string().min(1)).min(1), z.string().min(1).transform((s) => s.trim().split(/\s+/))])
       .optional(),
+    /** YAML with the executor's sections (base, s3, executor; docs/configuration.md); merged over the agent's defaults. */
+    executorConfigFile: z.string().min(1).optional(),
+    /** Run `executor --check-config` at start so a bad executor configuration stops the agent. */
+    checkExecutorConfig: z.boolean().default(true),
     defaultSigKillProcessesAfterMillis: z.number().int().min(0).default(120000),
     killTasksOnShutdown: z.boolean().default(false),
     statusPollMillis: millis.default(200),
@@ -58,13 +70,26 @@ export const agentConfigSchema = z
     executorCheckMillis: millis.default(1000),
     executorKillMarginMillis: z.number().int().min(0).default(30000),
     shutdownRelayTimeoutMillis: z.number().int().min(0).default(10000),
+    /** After a task's end is acknowledged, `T/app` goes after this (spec slave §4 step 8: 15 minutes). */
+    sandboxAppCleanupDelayMillis: z.number().int().min(0).default(15 * 60 * 1000),
+    /** The same for failed and lost tasks, kept longer for a post-mortem (spec slave §4). */
+    cleanupAppDirectoryOfFailedTasksAfterMillis: z.number().int().min(0).default(24 * 60 * 60 * 1000),
+    /** After a task's end is acknowledged, its whole sandbox and control directory go after this. */
+    sandboxRetentionMillis: z.number().int().min(0).default(7 * 24 * 60 * 60 * 1000),
+    /**
+     * Run the executors' rotation cron lines and the daily logrotate (spec slave §1.9) in the agent:
+     * `auto` when the executors' cronDirectory is under the data directory (where no host cron looks).
+     */
+    periodicLogrotate: z.enum(['auto', 'on', 'off']).default('auto'),
   })
   .strict();
 
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 
 /** The configuration with every machine-derived default filled in and paths made absolute. */
-export type AgentConfig = Required<Omit<z.infer<typeof agentConfigSchema>, 'executorCommand'>> & {
+export type AgentConfig = Required<Omit<z.infer<typeof agentConfigSchema>, 'executorCommand' | 'executorConfigFile'>> & {
+  /** The operator's executor configuration, when one was given (absolute). */
+  executorConfigFile?: string;
   executorCommand: string[];
   /** Version reported at registration (the repository's package.json). */
   version: string;
@@ -102,6 +127,7 @@ export function resolveAgentConfig(config: z.infer<typeof agentConfigSchema>): A
     ...config,
     dataDir,
     sandboxRoot: resolve(config.sandboxRoot ?? join(dataDir, 'sandboxes')),
+    executorConfigFile: config.executorConfigFile === undefined ? undefined : resolve(config.executorConfigFile),
     hostname: config.hostname ?? hostname(),
     address: config.address ?? defaultAddress(config.schedulerUrl),
     rackId: config.rackId ?? config.attributes['rackid'] ?? 'DEFAULT',
@@ -115,7 +141,7 @@ export function resolveAgentConfig(config: z.infer<typeof agentConfigSchema>): A
 
 /** 127.0.0.1 when the scheduler runs on this machine's loopback, else the first external IPv4 address. */
 export function defaultAddress(schedulerUrl: string): string {
-  const host = new URL(schedulerUrl).hostname.replace(/^\[|\]$/g, '');
+  const host = new URL(schedulerUrl.split(',')[0]).hostname.replace(/^\[|\]$/g, '');
   if (host === 'localhost' || host === '::1' || host.startsWith('127.')) return '127.0.0.1';
   for (const addresses of Object.values(networkInterfaces())) {
     for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;

@@ -1,4 +1,6 @@
 import type { SandboxFiles } from './sandbox-files';
+import { registerShellCommandRoutes } from './shell-commands';
+import type { TaskStatisticsReader } from './task-statistics';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AGENT_HTTP, type AgentKillRequest, type AgentLaunchRequest, type AgentTaskReport } from '@singularity/models';
 import type { Logger } from '@singularity/node-util';
@@ -79,9 +81,10 @@ function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
 
 /**
  * The agent's HTTP API (agent-protocol.ts `AGENT_HTTP`): health, the task
- * list, launch and kill. Bad bodies get a 400 whose message names the field.
+ * list, launch and kill, a task's usage statistics, sandboxes. Bad bodies get
+ * a 400 whose message names the field.
  */
-export function createAgentHttpServer(agent: AgentOperations, logger: Logger, sandbox?: SandboxFiles): FastifyInstance {
+export function createAgentHttpServer(agent: AgentOperations, logger: Logger, sandbox?: SandboxFiles, statistics?: Pick<TaskStatisticsReader, 'statistics'>): FastifyInstance {
   const loggerInstance = logger.child({ component: 'http' }) as FastifyBaseLogger;
   const app = Fastify({ loggerInstance, logController: new DebugRequestLogs(), bodyLimit: 16 * 1024 * 1024 });
 
@@ -123,6 +126,12 @@ export function createAgentHttpServer(agent: AgentOperations, logger: Logger, sa
     if (outcome === 'finished') return reply.status(200).send({ taskId, message: 'Task already finished; nothing to kill' });
     return reply.status(202).send({ taskId, message: 'Kill sent to the executor' });
   });
+
+  registerShellCommandRoutes(app, agent, logger); // POST/GET /agent/tasks/{taskId}/commands (shell-commands.ts)
+
+  if (statistics) {
+    app.get<{ Params: { taskId: string } }>('/agent/tasks/:taskId/statistics', async (request) => statistics.statistics(request.params.taskId));
+  }
 
   if (sandbox) {
     type SandboxQuery = { Params: { taskId: string }; Querystring: { path?: string; offset?: string; length?: string } };

@@ -175,7 +175,7 @@ describe('Agent with FakeExecutor and FakeScheduler', () => {
   });
 
   it('records TASK_LOST when the executor command cannot be started', async () => {
-    const agent = await startAgent({ executorCommand: [join(dir.path, 'no-such-executor')] });
+    const agent = await startAgent({ executorCommand: [join(dir.path, 'no-such-executor')], checkExecutorConfig: false });
     const request = aLaunchRequest();
     expect((await launch(agent, request)).status).toBe(202);
     await waitForStates(request.spec.taskId, ['TASK_STAGING', 'TASK_LOST'], 'task lost');

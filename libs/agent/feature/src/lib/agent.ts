@@ -6,8 +6,12 @@ import { UnavailableError, systemClock, type Clock } from '@singularity/util';
 import type { AgentConfig } from './agent-config';
 import { createAgentHttpServer, type AgentHealth, type AgentOperations } from './agent-http.server';
 import { SandboxFiles } from './sandbox-files';
+import { reportTaskCgroups } from './cgroup-probe';
+import { TaskStatisticsReader } from './task-statistics';
+import { AgentHousekeeping } from './agent-housekeeping';
 import { loadOrCreateAgentId, lockDataDir } from './agent-identity';
 import { executorsDir, finishedExecutorsDir } from './control-files';
+import { checkExecutorConfig, writeExecutorConfig } from './executor-config-file';
 import { HttpSchedulerLink, type SchedulerLink } from './scheduler-link';
 import { SchedulerSession } from './scheduler-session';
 import { StatusRelay } from './status-relay';
@@ -36,6 +40,7 @@ export class Agent implements AgentOperations {
   private relay?: StatusRelay;
   private launcher?: TaskLauncher;
   private session?: SchedulerSession;
+  private housekeeping?: AgentHousekeeping;
   private lock?: { release(): void };
   private stopping = false;
   private stopped?: Promise<void>;
@@ -49,7 +54,7 @@ export class Agent implements AgentOperations {
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.link = deps.schedulerLink ?? new HttpSchedulerLink(config.schedulerUrl, config.schedulerTimeoutMillis);
-    this.table = new TaskTable(config.dataDir, this.logger);
+    this.table = new TaskTable(config.dataDir, this.logger, this.clock);
   }
 
   get agentId(): string {
@@ -68,6 +73,15 @@ export class Agent implements AgentOperations {
     const identity = loadOrCreateAgentId(config.dataDir);
     this.id = identity.agentId;
     const logger = this.logger;
+    let executorConfigFile: string;
+    try {
+      executorConfigFile = writeExecutorConfig(config.dataDir, config.executorConfigFile);
+      if (config.checkExecutorConfig) checkExecutorConfig(config.executorCommand, executorConfigFile);
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
+    await reportTaskCgroups(executorConfigFile, logger); // says once when tasks run without cgroups
 
     this.relay = new StatusRelay(
       this.table,
@@ -83,6 +97,7 @@ export class Agent implements AgentOperations {
         dataDir: config.dataDir,
         sandboxRoot: config.sandboxRoot,
         executorCommand: config.executorCommand,
+        executorConfigFile,
         defaultSigKillProcessesAfterMillis: config.defaultSigKillProcessesAfterMillis,
         executorCheckMillis: config.executorCheckMillis,
         executorKillMarginMillis: config.executorKillMarginMillis,
@@ -94,8 +109,10 @@ export class Agent implements AgentOperations {
     // Recover before anything can launch or report: registration carries this task list.
     const recovered = this.table.recover();
     this.launcher.reattach(recovered);
+    this.housekeeping = new AgentHousekeeping(config, executorConfigFile, this.table, logger, this.clock);
 
-    this.http = createAgentHttpServer(this, logger, new SandboxFiles(config.sandboxRoot, config.hostname));
+    const statistics = new TaskStatisticsReader((taskId) => this.table.get(taskId)?.definition);
+    this.http = createAgentHttpServer(this, logger, new SandboxFiles(config.sandboxRoot, config.hostname), statistics);
     try {
       await this.http.listen({ host: config.listenHost, port: config.httpPort });
     } catch (err) {
@@ -107,6 +124,7 @@ export class Agent implements AgentOperations {
 
     this.launcher.start();
     this.relay.start();
+    this.housekeeping.start();
     this.session = new SchedulerSession(
       this.link,
       () => this.registration(),
@@ -125,6 +143,7 @@ export class Agent implements AgentOperations {
         address: `${config.address}:${this.boundPort}`,
         dataDir: config.dataDir,
         sandboxRoot: config.sandboxRoot,
+        executorConfig: executorConfigFile,
         schedulerUrl: config.schedulerUrl,
         resources: { cpus: config.cpus, memoryMb: config.memoryMb, diskMb: config.diskMb },
         portRange: config.portRange,
@@ -164,6 +183,7 @@ export class Agent implements AgentOperations {
     await this.session?.stop();
     await this.relay?.stop();
     this.launcher?.stop();
+    this.housekeeping?.stop();
     await this.http?.close();
     this.lock?.release();
     const left = this.table.list().filter((e) => !e.executorGone).length;

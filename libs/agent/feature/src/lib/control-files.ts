@@ -15,8 +15,9 @@ import { AGENT_REPORTED_TASK_STATES, safeTaskId, type TaskStatusRecord } from '@
  *       executor.out    the executor's stdout and stderr
  *       kill.json       the last AgentKillRequest (written before SIGTERM)
  *       acked           highest seq the scheduler acknowledged
- *   <dataDir>/executors-finished/<safeTaskId>/ the same, once the end is acknowledged
- *   <sandboxRoot>/<safeTaskId>/                the task's sandbox T
+ *   <dataDir>/executors-finished/<safeTaskId>/ the same, once the end is acknowledged, plus
+ *       finished-at     when it moved here (ms); the sandbox clean-up counts from it
+ *   <sandboxRoot>/<safeTaskId>/                the task's sandbox T (removed after the retention)
  */
 export interface TaskPaths {
   controlDirectory: string;
@@ -28,6 +29,9 @@ export interface TaskPaths {
   ackedFile: string;
   sandboxDirectory: string;
 }
+
+/** In a finished control directory: when the task's end was acknowledged and it moved there (ms). */
+export const FINISHED_AT_FILE = 'finished-at';
 
 export function executorsDir(dataDir: string): string {
   return join(dataDir, 'executors');

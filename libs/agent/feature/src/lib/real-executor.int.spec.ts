@@ -53,11 +53,16 @@ describe('agent with the real executor', () => {
       description: 'the task ran and finished',
     });
     expect(scheduler.updatesOf(request.spec.taskId).at(-1)).toMatchObject({ state: 'TASK_FINISHED', exitCode: 0 });
-    expect(readFileSync(join(config.sandboxRoot, safeTaskId(request.spec.taskId), 'service.log'), 'utf8')).toContain('hi');
     // Once the executor has exited, the acknowledged task leaves the table.
     await eventually(async () => expect(await (await fetch(`http://127.0.0.1:${agent?.port}${AGENT_HTTP.tasks}`)).json()).toEqual([]), {
       timeoutMs: 30000,
       description: 'task dropped from the table',
     });
+    // The executor's log teardown (spec slave §1.8) kept the tail and rotated service.log into logs/,
+    // with its rotation configs under the agent's data directory, removed again.
+    const sandbox = join(config.sandboxRoot, safeTaskId(request.spec.taskId));
+    expect(readFileSync(join(sandbox, 'tail_of_finished_service.log'), 'utf8')).toBe('hi\n');
+    expect(readdirSync(join(sandbox, 'logs'))).toEqual([expect.stringMatching(/^service\.log-\d+\.log\.gz$/)]);
+    expect(readdirSync(join(config.dataDir, 'logrotate.d')).filter((f) => f !== 'hourly')).toEqual([]);
   });
 });

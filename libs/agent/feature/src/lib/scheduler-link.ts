@@ -38,15 +38,33 @@ export interface SchedulerLink {
   sendStatusUpdates(agentId: string, batch: TaskStatusBatch): Promise<TaskStatusBatchResponse>;
 }
 
-/** SchedulerLink over HTTP (`postJson`), each call bounded by `timeoutMillis`. */
+/**
+ * SchedulerLink over HTTP (`postJson`), each call bounded by `timeoutMillis`.
+ *
+ * `baseUrl` may list several schedulers, comma-separated (a leader and its standbys,
+ * docs/high-availability.md). Calls go to the current one; when it cannot be reached or answers 502, 503
+ * or 504 (a standby without a leader or cut off from it, a leader whose ZooKeeper is unreachable) the
+ * same call is tried once on each next URL in turn, and the one that answered stays current. Every
+ * call of the protocol is idempotent, so trying it again elsewhere is safe.
+ */
 export class HttpSchedulerLink implements SchedulerLink {
-  readonly baseUrl: string;
+  private readonly urls: string[];
+  private current = 0;
 
   constructor(
     baseUrl: string,
     private readonly timeoutMillis = 10000,
   ) {
-    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.urls = baseUrl
+      .split(',')
+      .map((url) => url.trim().replace(/\/+$/, ''))
+      .filter(Boolean);
+    if (this.urls.length === 0) throw new Error('no scheduler URL given');
+  }
+
+  /** The scheduler URL calls go to now. */
+  get baseUrl(): string {
+    return this.urls[this.current];
   }
 
   register(registration: AgentRegistration): Promise<AgentRegistrationResponse> {
@@ -70,20 +88,47 @@ export class HttpSchedulerLink implements SchedulerLink {
     return response;
   }
 
-  /** Maps the shared helper's HttpCallError to SchedulerCallError, which the relay's retry policy reads. */
+  /** Tries the current URL, then each next one once, on errors that say "not here, not now". */
   private async post<T>(path: string, body: unknown): Promise<T> {
+    let lastError: SchedulerCallError | undefined;
+    for (let tried = 0; tried < this.urls.length; tried++) {
+      const index = (this.current + tried) % this.urls.length;
+      try {
+        const answer = await this.postTo<T>(this.urls[index], path, body);
+        this.current = index;
+        return answer;
+      } catch (err) {
+        if (!(err instanceof SchedulerCallError) || !rotatesOn(err)) throw err;
+        lastError = err;
+      }
+    }
+    // None answered: start with the next one next time.
+    this.current = (this.current + 1) % this.urls.length;
+    throw lastError as SchedulerCallError;
+  }
+
+  /** Maps the shared helper's HttpCallError to SchedulerCallError, which the relay's retry policy reads. */
+  private async postTo<T>(baseUrl: string, path: string, body: unknown): Promise<T> {
     let response: JsonResponse<T>;
     try {
-      response = await postJson<T>(`${this.baseUrl}${path}`, body, { timeoutMillis: this.timeoutMillis });
+      response = await postJson<T>(`${baseUrl}${path}`, body, { timeoutMillis: this.timeoutMillis });
     } catch (err) {
       if (!(err instanceof HttpCallError)) throw err;
-      if (err.unreachable) throw new SchedulerCallError(`scheduler unreachable at ${this.baseUrl}: ${err.reason}`, undefined, { cause: err });
-      throw new SchedulerCallError(`scheduler answered ${err.status} to POST ${path}: ${err.reason}`, err.status, { cause: err });
+      if (err.unreachable) throw new SchedulerCallError(`scheduler unreachable at ${baseUrl}: ${err.reason}`, undefined, { cause: err });
+      throw new SchedulerCallError(`scheduler at ${baseUrl} answered ${err.status} to POST ${path}: ${err.reason}`, err.status, { cause: err });
     }
     if (!response.text) return {} as T;
     if (response.json === undefined) {
-      throw new SchedulerCallError(`scheduler answered POST ${path} with a body that is not JSON: ${response.text.slice(0, 200)}`, 502);
+      throw new SchedulerCallError(`scheduler at ${baseUrl} answered POST ${path} with a body that is not JSON: ${response.text.slice(0, 200)}`, 502);
     }
     return response.json;
   }
+}
+
+/**
+ * Unreachable, or "not here, not now": 503 (no leader, or ZooKeeper down at the leader), 502/504 (a
+ * standby lost the leader mid-request, as when the leader changes). Another scheduler may do.
+ */
+function rotatesOn(err: SchedulerCallError): boolean {
+  return err.status === undefined || err.status === 502 || err.status === 503 || err.status === 504;
 }

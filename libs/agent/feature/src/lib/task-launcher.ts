@@ -1,7 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import type { AgentKillRequest, ExecutorLaunchSpec, ExecutorTaskDefinition, TaskStatusRecord } from '@singularity/models';
-import { findProcessWithArg, isProcessAlive, killProcessTree, processStartTime, signalProcess, type Logger } from '@singularity/node-util';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CGROUP_RECORD_FILE,
+  findProcessWithArg,
+  isProcessAlive,
+  killProcessTree,
+  parseCgroupRecord,
+  processStartTime,
+  signalProcess,
+  TaskCgroup,
+  type Logger,
+} from '@singularity/node-util';
 import { ConflictError, systemClock, type Clock } from '@singularity/util';
 import { appendStatusRecord, taskPaths, writeJsonAtomic, type ExecutorProcessRecord } from './control-files';
 import type { StatusRelay } from './status-relay';
@@ -12,6 +24,8 @@ export interface TaskLauncherOptions {
   sandboxRoot: string;
   /** Program and arguments; `--task-definition <controlDir>/task.json` is appended. */
   executorCommand: string[];
+  /** Passed as `--config` to every executor (the agent writes it at start). */
+  executorConfigFile?: string;
   defaultSigKillProcessesAfterMillis: number;
   /** How often executors this agent did not spawn itself (re-attached after a restart) are probed. */
   executorCheckMillis: number;
@@ -191,7 +205,8 @@ export class TaskLauncher {
     let child: ChildProcess;
     try {
       out = openSync(entry.paths.executorOut, 'a');
-      child = spawn(command, [...args, '--task-definition', entry.paths.taskFile], {
+      const config = this.options.executorConfigFile ? ['--config', this.options.executorConfigFile] : [];
+      child = spawn(command, [...args, '--task-definition', entry.paths.taskFile, ...config], {
         cwd: entry.paths.controlDirectory,
         detached: true, // setsid: its own session and process group, so it survives the agent
         stdio: ['ignore', out, out],
@@ -235,8 +250,32 @@ export class TaskLauncher {
       this.logger.warn({ taskId: entry.taskId, pid: entry.executor.pid }, `executor still running ${Math.round(delay / 1000)}s after the kill; SIGKILL to it and its task`);
       entry.kill.escalated = true;
       killProcessTree(entry.executor.pid);
+      this.killTaskCgroup(entry);
     }, delay);
     entry.killTimer.unref();
+  }
+
+  /**
+   * After an escalated kill: SIGKILLs what is left in the task's cgroup (the
+   * executor recorded it in `cgroups.json`), so processes that left the
+   * process tree (`setsid`) go too. Without a record there is nothing more to do.
+   */
+  private killTaskCgroup(entry: TaskEntry): void {
+    let text: string;
+    try {
+      text = readFileSync(join(entry.paths.controlDirectory, CGROUP_RECORD_FILE), 'utf8');
+    } catch {
+      return;
+    }
+    try {
+      const cgroup = TaskCgroup.open(parseCgroupRecord(text));
+      cgroup.killAll().then(
+        (result) => this.logger.warn({ taskId: entry.taskId, result }, "killed what was left in the task's cgroup"),
+        (err: unknown) => this.logger.error({ err, taskId: entry.taskId }, "could not kill through the task's cgroup"),
+      );
+    } catch (err) {
+      this.logger.error({ err, taskId: entry.taskId }, 'unreadable cgroups.json; the task cgroup was not killed');
+    }
   }
 
   /**

@@ -11,16 +11,22 @@ import {
   type TaskStatusRecord,
 } from '@singularity/models';
 import type { Logger } from '@singularity/node-util';
+import { systemClock, type Clock } from '@singularity/util';
 import {
+  FINISHED_AT_FILE,
   controlPaths,
   executorsDir,
   finishedExecutorsDir,
   readAckedSeq,
   readJsonIfPresent,
   readStatusRecords,
+  writeFileAtomic,
   type ExecutorProcessRecord,
   type TaskPaths,
 } from './control-files';
+
+/** Called once a finished task's control directory sits in `executors-finished/`. */
+export type TaskFinishedListener = (finishedControlDirectory: string, entry: TaskEntry) => void;
 
 /** Everything the agent knows about one task it launched and whose end is not yet acknowledged. */
 export interface TaskEntry {
@@ -58,11 +64,18 @@ export interface TaskEntry {
  */
 export class TaskTable {
   private readonly entries = new Map<string, TaskEntry>();
+  private readonly finishedListeners: TaskFinishedListener[] = [];
 
   constructor(
     private readonly dataDir: string,
     private readonly logger: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
+
+  /** Registers `listener` for tasks that finish from now on (the sandbox clean-up). */
+  onFinished(listener: TaskFinishedListener): void {
+    this.finishedListeners.push(listener);
+  }
 
   get(taskId: string): TaskEntry | undefined {
     return this.entries.get(taskId);
@@ -109,7 +122,8 @@ export class TaskTable {
 
   /**
    * Drops a done task from the table; its control directory moves to
-   * `executors-finished/` (the sandbox stays where it is, browsable).
+   * `executors-finished/` with a `finished-at` stamp (the sandbox stays where
+   * it is, browsable, until the sandbox clean-up removes it).
    */
   finish(entry: TaskEntry): void {
     if (this.entries.get(entry.taskId) !== entry) return;
@@ -117,14 +131,30 @@ export class TaskTable {
     if (entry.killTimer) clearTimeout(entry.killTimer);
     const finishedRoot = finishedExecutorsDir(this.dataDir);
     mkdirSync(finishedRoot, { recursive: true });
+    const now = this.clock.now();
     let target = join(finishedRoot, safeTaskId(entry.taskId));
-    if (existsSync(target)) target = `${target}.${Date.now()}`;
+    if (existsSync(target)) target = `${target}.${now}`;
+    try {
+      writeFileAtomic(join(entry.paths.controlDirectory, FINISHED_AT_FILE), `${now}\n`, false);
+    } catch (err) {
+      this.logger.warn({ err, taskId: entry.taskId }, 'could not stamp the finish time of a task');
+    }
+    let moved = true;
     try {
       renameSync(entry.paths.controlDirectory, target);
     } catch (err) {
+      moved = false;
       this.logger.warn({ err, taskId: entry.taskId }, 'could not move the control directory of a finished task');
     }
     this.logger.info({ taskId: entry.taskId, state: entry.lastState }, 'task finished and acknowledged; dropped from the task table');
+    if (!moved) return;
+    for (const listener of this.finishedListeners) {
+      try {
+        listener(target, entry);
+      } catch (err) {
+        this.logger.error({ err, taskId: entry.taskId }, 'a finished-task listener failed');
+      }
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // FakeExecutor: stands in for apps/executor in the agent's tests, with the same CLI:
-//   node fake-executor.js [--launch-log FILE] --task-definition <controlDir>/task.json
+//   node fake-executor.js [--launch-log FILE] --task-definition <controlDir>/task.json [--config FILE]
+//   node fake-executor.js --check-config --config FILE   (accepts any configuration)
 // It appends TASK_STARTING and TASK_RUNNING to the status file, runs `sleep`, and
 // on SIGTERM appends TASK_KILLED (with kill.json's message) and exits.
 // Behaviour comes from the task's env (ExecutorTaskDefinition.env):
@@ -17,6 +18,8 @@ function arg(name) {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
+
+if (process.argv.includes('--check-config')) process.exit(0);
 
 const definitionFile = arg('--task-definition');
 if (!definitionFile) {
