@@ -2,11 +2,19 @@ import { createLogger, onShutdown } from '@singularity/node-util';
 import { EmbeddedStateStore } from '@singularity/scheduler-state';
 import { openSqlHistoryRepository } from '@singularity/scheduler-history';
 import { createSchedulerApp } from './app/create-app';
+import { startHighlyAvailableScheduler } from './app/ha-scheduler';
 import { loadSchedulerConfig } from './app/scheduler-config';
 
 async function main(): Promise<void> {
   const logger = createLogger('scheduler');
   const config = loadSchedulerConfig();
+  if (config.zookeeper.quorum) {
+    // Several schedulers (docs/high-availability.md): a standby until elected; live state in ZooKeeper.
+    const scheduler = await startHighlyAvailableScheduler(config, logger, (code) => process.exit(code));
+    logger.info({ port: scheduler.port, zookeeper: config.zookeeper.quorum, instance: scheduler.election.self.id }, 'scheduler started as a standby; joining the leader election');
+    onShutdown(logger, () => scheduler.stop());
+    return;
+  }
   const store = new EmbeddedStateStore({ directory: `${config.dataDir}/state`, logger });
   // History in PostgreSQL: the configured server, or an embedded one under the data directory.
   const history = await openSqlHistoryRepository({

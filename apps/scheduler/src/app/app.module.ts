@@ -10,6 +10,7 @@ import { HealthController } from './health.controller';
 import { UiController } from './ui.controller';
 import { WebhooksController } from './controllers/webhooks.controller';
 import { SandboxController, TaskFilesController } from './controllers/sandbox.controller';
+import { ShellCommandsController } from './controllers/shell-commands.controller';
 import type { SchedulerConfig } from './scheduler-config';
 
 @Module({})
@@ -17,7 +18,7 @@ export class AppModule {
   static with(runtime: SchedulerRuntime, config: SchedulerConfig): DynamicModule {
     return {
       module: AppModule,
-      controllers: [RequestsController, DeploysController, TasksController, StateController, AgentsController, AgentProtocolController, HealthController, HistoryController, TrackController, UiController, WebhooksController, SandboxController, TaskFilesController],
+      controllers: [RequestsController, DeploysController, TasksController, StateController, AgentsController, AgentProtocolController, HealthController, HistoryController, TrackController, UiController, WebhooksController, SandboxController, TaskFilesController, ShellCommandsController],
       providers: [
         { provide: RUNTIME, useValue: runtime },
         { provide: CONFIG, useValue: config },

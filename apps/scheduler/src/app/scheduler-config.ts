@@ -4,7 +4,7 @@ import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import { loadConfig } from '@singularity/node-util';
 import { DEFAULT_WEBHOOK_SETTINGS } from '@singularity/scheduler-feature';
 import { HISTORY_PURGING_DEFAULTS } from '@singularity/scheduler-history';
-import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_HEALTHCHECK_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
+import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_HEALTHCHECK_SETTINGS, DEFAULT_LOG_UPLOAD_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
 import { z } from 'zod';
 
 const positive = z.number().positive();
@@ -15,6 +15,31 @@ export const schedulerConfigSchema = z
     host: z.string().default('0.0.0.0'),
     httpPort: z.number().int().min(0).max(65535).default(7099),
     hostname: z.string().default(hostname()),
+    /**
+     * Host name or address the other schedulers (and agents through them) reach this one at: the
+     * advertised URL is `http://<advertisedHost>:<httpPort>`. Default: `hostname`.
+     */
+    advertisedHost: z.string().min(1).optional(),
+    /**
+     * High availability (docs/high-availability.md): with `quorum` set, live state lives in ZooKeeper and
+     * the process starts as a standby that leads once elected. Without it: the embedded store, one instance.
+     */
+    zookeeper: z
+      .object({
+        /** ZooKeeper connect string, `host:port,host:port,…`. */
+        quorum: z.string().min(1).optional(),
+        /** Root znode of this cluster's state, election and host registry (`/singularity`). */
+        zkNamespace: z.string().min(1).default('singularity'),
+        /** ZooKeeper session timeout: how long a dead leader holds the leadership (failover time). */
+        sessionTimeoutMillis: z.number().int().positive().default(15000),
+        /** How long one attempt to connect waits before it is retried. */
+        connectTimeoutMillis: z.number().int().positive().default(5000),
+        /** Back-off of ZooKeeper calls cut by a connection loss: the first wait, doubled per try. */
+        retryBaseSleepTimeMilliseconds: z.number().int().positive().default(1000),
+        retryMaxTries: z.number().int().positive().default(3),
+      })
+      .strict()
+      .default({ zkNamespace: 'singularity', sessionTimeoutMillis: 15000, connectTimeoutMillis: 5000, retryBaseSleepTimeMilliseconds: 1000, retryMaxTries: 3 }),
     /** Where the embedded live state lives. */
     dataDir: z.string().default('.data/scheduler'),
     /** PostgreSQL for the history (`postgres://user:pass@host:5432/db`); without it an embedded PostgreSQL runs under dataDir. */
@@ -24,6 +49,40 @@ export const schedulerConfigSchema = z
     loadBalancerUri: z.string().url().optional(),
     loadBalancerRequestTimeoutMillis: positive.default(2000),
     loadBalancerRemovalGracePeriodMillis: z.number().min(0).default(0),
+    /**
+     * Where executors upload finished tasks' logs (spec slave §2): handed to every task in its
+     * executorData. Without `s3Bucket` nothing is uploaded.
+     */
+    s3: z
+      .object({
+        s3Bucket: z.string().min(3).optional(),
+        s3KeyFormat: z.string().min(1).default(DEFAULT_LOG_UPLOAD_SETTINGS.s3KeyFormat),
+        s3StorageClass: z.string().min(1).optional(),
+        applyS3StorageClassAfterBytes: z.number().int().min(0).optional(),
+        s3UploaderAdditionalFiles: z
+          .array(
+            z.union([
+              z.string().min(1),
+              z
+                .object({
+                  filename: z.string().min(1),
+                  s3UploaderBucket: z.string().min(3).optional(),
+                  s3UploaderKeyPattern: z.string().min(1).optional(),
+                  s3UploaderFilenameHint: z.string().min(1).optional(),
+                  directory: z.string().min(1).optional(),
+                  s3StorageClass: z.string().min(1).optional(),
+                  applyS3StorageClassAfterBytes: z.number().int().min(0).optional(),
+                  checkSubdirectories: z.boolean().optional(),
+                  compressBeforeUpload: z.boolean().optional(),
+                  checkIfOpen: z.boolean().optional(),
+                })
+                .strict(),
+            ]),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({ s3KeyFormat: DEFAULT_LOG_UPLOAD_SETTINGS.s3KeyFormat, s3UploaderAdditionalFiles: [] }),
     /** Spec §5 `historyPurging`; off unless `enabled`. */
     historyPurging: z
       .object({

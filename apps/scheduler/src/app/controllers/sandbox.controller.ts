@@ -13,9 +13,9 @@ export class SandboxController {
   @Get(':taskId/browse') @ApiOperation({ summary: "List a directory of a task's sandbox (SingularitySandbox)" })
   browse(@Param('taskId') taskId: string, @Query('path') path?: string) { return this.rt.sandbox.browse(taskId, path); }
 
-  @Get(':taskId/read') @ApiOperation({ summary: "Read part of a sandbox file (MesosFileChunkObject: data, offset, nextOffset)" })
-  read(@Param('taskId') taskId: string, @Query('path') path?: string, @Query('offset') offset?: string, @Query('length') length?: string) {
-    return this.rt.sandbox.read(taskId, { path, offset, length });
+  @Get(':taskId/read') @ApiOperation({ summary: 'Read part of a sandbox file (MesosFileChunkObject: data, offset, nextOffset); grep keeps matching lines' })
+  read(@Param('taskId') taskId: string, @Query('path') path?: string, @Query('offset') offset?: string, @Query('length') length?: string, @Query('grep') grep?: string) {
+    return this.rt.sandbox.read(taskId, { path, offset, length, grep });
   }
 }
 

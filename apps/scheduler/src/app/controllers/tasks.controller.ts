@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Headers, Param, Query } from '@nestjs/co
 import { parseTaskId, type ExtendedTaskState } from '@singularity/models';
 import { InvalidRequestError } from '@singularity/util';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { SchedulerRuntime } from '@singularity/scheduler-feature';
+import { TaskStatisticsService, type SchedulerRuntime } from '@singularity/scheduler-feature';
 import { InjectRuntime, userOf } from './runtime.token';
 
 @ApiTags('tasks')
@@ -57,6 +57,9 @@ export class TasksController {
 
   @Get('task/:taskId/cleanup') @ApiOperation({ summary: "A task's cleanup (SingularityTaskCleanup)" })
   cleanupOf(@Param('taskId') taskId: string) { return this.rt.tasks.cleanupOf(taskId); }
+
+  @Get('task/:taskId/statistics') @ApiOperation({ summary: "An active task's resource usage from its cgroup, via its agent (MesosTaskStatisticsObject)" })
+  statistics(@Param('taskId') taskId: string) { return new TaskStatisticsService(this.rt.ctx).statistics(taskId); }
 
   @Get('task/:taskId') @ApiOperation({ summary: 'One active task' })
   get(@Param('taskId') taskId: string) { return this.rt.tasks.get(taskId); }

@@ -31,6 +31,37 @@ describe('buildLaunch', () => {
     });
     expect(task.mesosTask.resources).toContainEqual({ name: 'ports', type: 'RANGES', ranges: { range: [{ begin: 31000, end: 31000 }, { begin: 31001, end: 31001 }] } });
   });
+
+  it("fills the executor's log upload fields from the scheduler's settings and the request's group", () => {
+    const launch = (upload?: Parameters<typeof buildLaunch>[0]['upload'], group?: string) =>
+      buildLaunch({
+        request: aRequest({ group }),
+        deploy: aDeploy({ executorData: { cmd: 'run', loggingTag: 'web' }, customExecutorCmd: 'x' }),
+        pendingTask,
+        placement: { agentId: 'ag', host: 'h', rackId: 'r', ports: [] },
+        startedAt: T0,
+        estimatedInstanceCount: 1,
+        upload,
+      }).spec.executorData;
+    expect(launch()).toEqual({
+      cmd: 'run',
+      loggingTag: 'web',
+      s3UploaderKeyPattern: '%requestId/%Y/%m/%taskId_%index-%s-%filename',
+      s3UploaderAdditionalFiles: [],
+      serviceLog: 'service.log',
+      serviceFinishedTailLog: 'tail_of_finished_service.log',
+    });
+    expect(
+      launch({ s3Bucket: 'logs', s3KeyFormat: '%requestId/%taskId-%filename', s3StorageClass: 'STANDARD_IA', applyS3StorageClassAfterBytes: 1024, s3UploaderAdditionalFiles: ['gc.log'] }, 'team-a'),
+    ).toMatchObject({
+      defaultS3Bucket: 'logs',
+      s3UploaderKeyPattern: '%requestId/%taskId-%filename',
+      s3StorageClass: 'STANDARD_IA',
+      applyS3StorageClassAfterBytes: 1024,
+      s3UploaderAdditionalFiles: ['gc.log'],
+      requestGroup: 'team-a',
+    });
+  });
 });
 
 describe('executorDataFor', () => {

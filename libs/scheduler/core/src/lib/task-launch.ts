@@ -1,5 +1,6 @@
 import {
   buildTaskId,
+  type S3UploaderFile,
   type ExecutorData,
   type ExecutorLaunchSpec,
   type Resources,
@@ -11,6 +12,42 @@ import {
 import { shellQuoteAll } from '@singularity/util';
 
 export const DEFAULT_RESOURCES: Resources = { cpus: 1, memoryMb: 64, numPorts: 0, diskMb: 0 };
+
+/**
+ * Where finished tasks' logs are uploaded (the scheduler's `s3` settings): the
+ * scheduler hands them to every executor in `executorData`, which writes the
+ * S3 uploader's metadata from them (spec slave §1.2 "Scheduler-filled", §2).
+ */
+export interface LogUploadSettings {
+  /** Without a bucket nothing is uploaded (the executor writes no upload metadata). */
+  s3Bucket?: string;
+  /** Key pattern of uploaded logs (`s3UploaderKeyPattern`). */
+  s3KeyFormat: string;
+  s3StorageClass?: string;
+  applyS3StorageClassAfterBytes?: number;
+  /** Files besides service.log to upload from every task. */
+  s3UploaderAdditionalFiles: S3UploaderFile[];
+}
+
+export const DEFAULT_LOG_UPLOAD_SETTINGS: LogUploadSettings = {
+  s3KeyFormat: '%requestId/%Y/%m/%taskId_%index-%s-%filename',
+  s3UploaderAdditionalFiles: [],
+};
+
+/** The scheduler-filled upload fields of a task's executorData. */
+export function uploadFieldsFor(request: Pick<SingularityRequest, 'group'>, upload: LogUploadSettings = DEFAULT_LOG_UPLOAD_SETTINGS): Partial<ExecutorData> {
+  const fields: Partial<ExecutorData> = {
+    s3UploaderKeyPattern: upload.s3KeyFormat,
+    s3UploaderAdditionalFiles: upload.s3UploaderAdditionalFiles,
+    serviceLog: 'service.log',
+    serviceFinishedTailLog: 'tail_of_finished_service.log',
+  };
+  if (upload.s3Bucket) fields.defaultS3Bucket = upload.s3Bucket;
+  if (request.group) fields.requestGroup = request.group;
+  if (upload.s3StorageClass) fields.s3StorageClass = upload.s3StorageClass;
+  if (upload.applyS3StorageClassAfterBytes !== undefined) fields.applyS3StorageClassAfterBytes = upload.applyS3StorageClassAfterBytes;
+  return fields;
+}
 
 /** Resources of a task: a run's override, else the deploy's, else the defaults (spec §1). */
 export function effectiveResources(deploy: SingularityDeploy, pendingTask: SingularityPendingTask): Resources {
@@ -68,6 +105,8 @@ export function buildLaunch(args: {
   placement: LaunchPlacement;
   startedAt: number;
   estimatedInstanceCount: number;
+  /** Log upload settings; the defaults (no bucket) when absent. */
+  upload?: LogUploadSettings;
 }): { task: SingularityTask; spec: ExecutorLaunchSpec } {
   const { request, deploy, pendingTask, placement, startedAt } = args;
   const instanceNo = pendingTask.pendingTaskId.instanceNo;
@@ -133,7 +172,7 @@ export function buildLaunch(args: {
     taskId: taskId.id,
     requestId: request.id,
     deployId: deploy.id,
-    executorData: executorDataFor(deploy, pendingTask),
+    executorData: { ...executorDataFor(deploy, pendingTask), ...uploadFieldsFor(request, args.upload) },
     env,
     resources: { cpus: resources.cpus, memoryMb: resources.memoryMb, diskMb: resources.diskMb, ports: placement.ports },
   };

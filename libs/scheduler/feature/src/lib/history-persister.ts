@@ -2,6 +2,7 @@ import type { DeployHistoryRecord, HistoryPurgingConfig, HistoryRepository, Sing
 import { HISTORY_PURGING_DEFAULTS, planHistoryPurge, runHistoryPurge, taskHistoryRecord } from '@singularity/scheduler-history';
 import type { SchedulerContext } from './scheduler-context';
 import type { FinishedTaskRecord } from './scheduler-state';
+import { SHELL_COMMANDS_COLLECTION, type ShellCommandRecord } from './shell-commands/shell-command.service';
 
 const BATCH = 500;
 
@@ -82,12 +83,32 @@ export class HistoryPersister {
       const now = this.ctx.clock.now();
       const returnWindow = 1.5 * this.ctx.settings.agentReregisterTimeoutSeconds * 1000;
       const tasks = state.allFinishedTasks().filter((f) => !(f.updates.at(-1)?.taskState === 'TASK_LOST' && now - f.finishedAt < returnWindow));
+      // Shell commands of the tasks that move, grouped once per round (the collection is small: commands are rare).
+      const shellCommands = state.extension<ShellCommandRecord>(SHELL_COMMANDS_COLLECTION);
+      const commandsByTask = new Map<string, Array<[string, ShellCommandRecord]>>();
+      if (tasks.length > 0) {
+        for (const [key, record] of shellCommands.entries()) {
+          const id = record.shellRequest.taskId.id;
+          commandsByTask.set(id, [...(commandsByTask.get(id) ?? []), [key, record]]);
+        }
+      }
       for (let i = 0; i < tasks.length; i += BATCH) {
         const batch = tasks.slice(i, i + BATCH);
         await this.repository.saveTaskHistories(
-          batch.map((f) => taskHistoryRecord({ ...taskHistoryOf(f), loadBalancerUpdates: this.lbUpdatesOf(f.task.taskId.id) })),
+          batch.map((f) =>
+            taskHistoryRecord({
+              ...taskHistoryOf(f),
+              loadBalancerUpdates: this.lbUpdatesOf(f.task.taskId.id),
+              shellCommandHistory: (commandsByTask.get(f.task.taskId.id) ?? [])
+                .map(([, { shellRequest, shellUpdates }]) => ({ shellRequest, shellUpdates }))
+                .sort((a, b) => a.shellRequest.timestamp - b.shellRequest.timestamp),
+            }),
+          ),
         );
-        for (const f of batch) state.forgetFinished(f.task.taskId.id);
+        for (const f of batch) {
+          state.forgetFinished(f.task.taskId.id);
+          for (const [key] of commandsByTask.get(f.task.taskId.id) ?? []) shellCommands.delete(key);
+        }
         await state.flush();
         moved.tasks += batch.length;
       }

@@ -13,6 +13,7 @@ import {
   type TaskIdHistoryFilter,
 } from '@singularity/scheduler-history';
 import { NotFoundError } from '@singularity/util';
+import { withAvailabilityErrors } from './history-availability';
 import { taskHistoryOf } from './history-persister';
 import type { SchedulerContext } from './scheduler-context';
 import type { FinishedTaskRecord } from './scheduler-state';
@@ -49,12 +50,16 @@ function matches(h: SingularityTaskIdHistory, f: TaskIdHistoryFilter): boolean {
  * SQL history. History listings never include active tasks.
  */
 export class HistoryService {
+  private readonly repository: HistoryRepository;
+
   constructor(
     private readonly ctx: SchedulerContext,
-    private readonly repository: HistoryRepository,
+    repository: HistoryRepository,
     /** The load balancer's updates of a task, shown in its history. */
     private readonly lbUpdatesOf: (taskId: string) => SingularityTaskHistory['loadBalancerUpdates'] = () => [],
-  ) {}
+  ) {
+    this.repository = withAvailabilityErrors(repository);
+  }
 
   async task(taskId: string): Promise<SingularityTaskHistory> {
     const live = this.ctx.state.getTask(taskId) ?? this.ctx.state.getFinishedTask(taskId);

@@ -2,6 +2,7 @@ import { HISTORY_PURGING_DEFAULTS, InMemoryHistoryRepository, type HistoryReposi
 import { HistoryPersister } from './history-persister';
 import { expectMatchesSchema } from '@singularity/testing';
 import { SchedulerHarness } from './scheduler.harness';
+import { SHELL_COMMANDS_COLLECTION, type ShellCommandRecord } from './shell-commands/shell-command.service';
 
 /** A repository whose database can be "down": every call throws while `down` is set. */
 class FlakyHistoryRepository extends InMemoryHistoryRepository {
@@ -54,6 +55,22 @@ describe('history: persister and /history reads (harness)', () => {
     expect(listed.objects[0].runId).toBe('run-1');
     expectMatchesSchema(listed, 'SingularityPaginatedResponseSingularityTaskIdHistory');
     expect(h.runtime.history.activeTasks('job')).toHaveLength(1);
+  });
+
+  it("moves a finished task's shell commands with it, and drops them from live state", async () => {
+    const done = await finishedRun('run-1');
+    const commands = h.runtime.ctx.state.extension<ShellCommandRecord>(SHELL_COMMANDS_COLLECTION);
+    const task = h.runtime.ctx.state.getFinishedTask(done)!.task;
+    const request = (name: string, timestamp: number) => ({ taskId: task.taskId, timestamp, shellCommand: { name } });
+    commands.put(`${done}:jstack:200`, { shellRequest: request('jstack', 200), shellUpdates: [{ shellRequestId: { taskId: task.taskId, name: 'jstack', timestamp: 200 }, timestamp: 201, message: 'done', updateType: 'FINISHED' }] });
+    commands.put(`${done}:lsof:100`, { shellRequest: request('lsof', 100), shellUpdates: [] });
+    await h.runtime.ctx.state.flush();
+    await h.runtime.historyPersister.persistOnce();
+    const stored = await repo.getTaskHistory(done);
+    expect(stored?.shellCommandHistory.map((c) => c.shellRequest.shellCommand.name)).toEqual(['lsof', 'jstack']);
+    expect(stored?.shellCommandHistory[1].shellUpdates).toMatchObject([{ updateType: 'FINISHED', message: 'done' }]);
+    expect([...commands.entries()]).toEqual([]);
+    expectMatchesSchema(await h.runtime.history.task(done), 'SingularityTaskHistory');
   });
 
   it('keeps finished tasks in live state while the database is down and moves them exactly once after', async () => {

@@ -149,7 +149,7 @@ export class ReadModels {
       decommissioningRacks,
       decomissioningRacks: decommissioningRacks,
       unknownRacks: racksIn('MISSING_ON_STARTUP'),
-      hostStates: [
+      hostStates: this.ctx.hostStates?.() ?? [
         {
           master: options.leader,
           uptime: now - options.startedAt,

@@ -1,5 +1,6 @@
 import { NotFoundError, UnavailableError, DomainError } from '@singularity/util';
 import type { HistoryService } from './history.service';
+import { grepChunk, grepPattern, type FileChunk } from './sandbox-grep';
 import type { SchedulerContext } from './scheduler-context';
 import type { AgentRecord } from './scheduler-state';
 
@@ -29,8 +30,12 @@ export class SandboxService {
     return this.json(await this.agentOfTask(taskId), `/agent/sandbox/${encodeURIComponent(taskId)}/browse`, { path });
   }
 
-  async read(taskId: string, query: { path?: string; offset?: string; length?: string }): Promise<unknown> {
-    return this.json(await this.agentOfTask(taskId), `/agent/sandbox/${encodeURIComponent(taskId)}/read`, query);
+  /** A chunk of a sandbox file; with `grep`, only its lines that match the pattern (as Singularity filters them). */
+  async read(taskId: string, query: { path?: string; offset?: string; length?: string; grep?: string }): Promise<unknown> {
+    const { grep, ...rest } = query;
+    if (grep) grepPattern(grep); // a bad pattern is a 400 before the agent is asked
+    const chunk = (await this.json(await this.agentOfTask(taskId), `/agent/sandbox/${encodeURIComponent(taskId)}/read`, rest)) as FileChunk;
+    return grep ? grepChunk(chunk, grep) : chunk;
   }
 
   /** A file by its full path on an agent (`slaveHostname`, `path` as in Singularity). */

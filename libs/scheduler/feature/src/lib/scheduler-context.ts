@@ -1,6 +1,7 @@
+import type { SingularityHostState } from '@singularity/models';
 import type { Clock } from '@singularity/util';
 import type { Logger } from '@singularity/node-util';
-import type { CooldownSettings, HealthcheckSettings, SchedulerSettings } from '@singularity/scheduler-core';
+import type { CooldownSettings, HealthcheckSettings, LogUploadSettings, SchedulerSettings } from '@singularity/scheduler-core';
 import type { SchedulerState } from './scheduler-state';
 
 /** Injection tokens of the scheduler's ports and settings. */
@@ -15,6 +16,13 @@ export interface SchedulerContext {
   clock: Clock;
   logger: Logger;
   settings: SchedulerConfigSettings;
+  /**
+   * While it answers true the scheduling loop skips its ticks (a leader whose ZooKeeper connection is
+   * down: nothing may be decided on state that cannot be written). Absent: never paused.
+   */
+  paused?: () => boolean;
+  /** `/state` `hostStates` of every scheduler instance (the HA host registry); absent: this process alone. */
+  hostStates?: () => SingularityHostState[];
 }
 
 /** Settings of the scheduler feature: the pure logic's plus the service-level ones. */
@@ -29,6 +37,8 @@ export interface SchedulerConfigSettings
   loadBalancerRemovalGracePeriodMillis?: number;
   /** How often finished tasks, events and deploys move to the SQL history (spec §5, 120). */
   persistHistoryEverySeconds: number;
+  /** Where executors upload finished tasks' logs (the `s3` settings); no bucket, no upload. */
+  logUpload?: LogUploadSettings;
   /** DEAD agents are forgotten after this long (spec §5, 168). */
   deleteDeadAgentsAfterHours: number;
   /** A task lost with its agent comes back if the agent reports it within 1.5 × this (spec §3.2, 600). */

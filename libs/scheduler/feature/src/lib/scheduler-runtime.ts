@@ -37,6 +37,9 @@ export interface SchedulerRuntimeOptions {
   historyPurging?: HistoryPurgingConfig;
   /** Webhook delivery (spec §3.6, §5): settings and poster; defaults when absent. */
   webhooks?: WebhookDispatcherOptions;
+  /** High availability (docs/high-availability.md): the loop's pause switch and the instances for `/state`. */
+  paused?: SchedulerContext['paused'];
+  hostStates?: SchedulerContext['hostStates'];
 }
 
 /**
@@ -69,7 +72,7 @@ export class SchedulerRuntime {
     await options.store.open();
     const state = new SchedulerState(options.store);
     await state.load();
-    const ctx: SchedulerContext = { state, clock: options.clock, logger: options.logger, settings: options.settings };
+    const ctx: SchedulerContext = { state, clock: options.clock, logger: options.logger, settings: options.settings, paused: options.paused, hostStates: options.hostStates };
     const scheduler = new TaskScheduler(ctx, options.gateway, options.timers, options.loadBalancer);
     options.logger.info(
       { store: options.store.describe(), requests: state.requests.size, activeTasks: state.tasks.size, agents: state.agents.size },

@@ -7,6 +7,7 @@ import { ManualClock } from '@singularity/util';
 import type { AgentAddress, AgentGateway } from './agent-gateway';
 import { ManualTimers } from './health';
 import { SchedulerRuntime } from './scheduler-runtime';
+import type { SchedulerConfigSettings } from './scheduler-context';
 import type { HistoryRepository } from '@singularity/scheduler-history';
 import type { LoadBalancerClient } from './load-balancer';
 
@@ -48,7 +49,15 @@ export class SchedulerHarness {
   ) {}
 
   static async create(
-    options: { store?: StateStore; clock?: ManualClock; gateway?: FakeAgentGateway; history?: HistoryRepository; loadBalancer?: LoadBalancerClient; lbGraceMillis?: number } = {},
+    options: {
+      store?: StateStore;
+      clock?: ManualClock;
+      gateway?: FakeAgentGateway;
+      history?: HistoryRepository;
+      loadBalancer?: LoadBalancerClient;
+      lbGraceMillis?: number;
+      settings?: Partial<SchedulerConfigSettings>;
+    } = {},
   ): Promise<SchedulerHarness> {
     const clock = options.clock ?? new ManualClock();
     const gateway = options.gateway ?? new FakeAgentGateway();
@@ -62,7 +71,7 @@ export class SchedulerHarness {
       clock,
       gateway,
       logger: createLogger('scheduler-test', {}, process.env.LOG_LEVEL ?? 'warn'),
-      settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, startNewReconcileEverySeconds: 600, deleteDeadAgentsAfterHours: 168, persistHistoryEverySeconds: 120, loadBalancerRemovalGracePeriodMillis: options.lbGraceMillis ?? 0, agentReregisterTimeoutSeconds: 600, tickDebounceMillis: 0 },
+      settings: { ...DEFAULT_SCHEDULER_SETTINGS, ...DEFAULT_COOLDOWN_SETTINGS, heartbeatIntervalMillis: 5000, agentHeartbeatTimeoutSeconds: 60, startNewReconcileEverySeconds: 600, deleteDeadAgentsAfterHours: 168, persistHistoryEverySeconds: 120, loadBalancerRemovalGracePeriodMillis: options.lbGraceMillis ?? 0, agentReregisterTimeoutSeconds: 600, tickDebounceMillis: 0, ...options.settings },
       limits: DEFAULT_VALIDATION_LIMITS,
     });
     return new SchedulerHarness(runtime, clock, gateway, store, timers);

@@ -34,6 +34,25 @@ describe('scheduler (harness: real runtime, in-memory store, fake agent gateway)
     expect(parent.taskIds?.healthy.map((t) => t.id)).toEqual([taskId]);
   });
 
+  it("hands every task the log upload settings and its request's group", async () => {
+    const upload = { s3Bucket: 'task-logs', s3KeyFormat: '%requestId/%taskId-%filename', s3UploaderAdditionalFiles: ['gc.log'] };
+    const withUpload = await SchedulerHarness.create({ settings: { logUpload: upload } });
+    try {
+      await withUpload.registerAgent();
+      await withUpload.runtime.requests.createOrUpdate({ ...SERVICE, group: 'team-a' });
+      await withUpload.runtime.deploys.deploy(deployBody('d1'));
+      await withUpload.tick();
+      expect(withUpload.gateway.launches[0].spec.executorData).toMatchObject({
+        defaultS3Bucket: 'task-logs',
+        s3UploaderKeyPattern: '%requestId/%taskId-%filename',
+        s3UploaderAdditionalFiles: ['gc.log'],
+        requestGroup: 'team-a',
+      });
+    } finally {
+      await withUpload.stop();
+    }
+  });
+
   it('says why a pending task cannot be placed', async () => {
     await h.registerAgent();
     await h.runtime.requests.createOrUpdate({ id: 'big', requestType: 'WORKER' });

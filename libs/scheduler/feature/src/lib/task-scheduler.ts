@@ -181,6 +181,8 @@ export class TaskScheduler {
   }
 
   private async runTick(): Promise<void> {
+    // A paused leader (ZooKeeper unreachable) decides nothing; the interval tries again.
+    if (this.ctx.paused?.()) return;
     const now = this.ctx.clock.now();
     this.lastTickAt = now;
     this.reconciler.maybeStartRound(now);
@@ -699,6 +701,7 @@ export class TaskScheduler {
         },
         startedAt: order.record.task.taskId.startedAt,
         estimatedInstanceCount: order.record.task.taskRequest.request.instances ?? 1,
+        upload: this.ctx.settings.logUpload,
       });
       await this.gateway.launch(order.agent, spec);
       this.launchAccepted.add(id);

@@ -1,0 +1,2 @@
+export * from './shell-command-agent-client';
+export * from './shell-command.service';
