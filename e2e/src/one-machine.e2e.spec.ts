@@ -130,6 +130,12 @@ describe('one machine: scheduler + agent + executor', () => {
     });
     expectMatchesSchema(chunk, 'MesosFileChunkObject');
     expect(chunk.offset).toBe(0);
+    // grep keeps only the matching lines of the chunk (deploy.env: one `export NAME=` line per variable).
+    const grepped = (await (await fetch(`${api}/sandbox/${taskId}/read?path=deploy.env&offset=0&length=65536&grep=${encodeURIComponent('^export TASK_(ID|HOST)=')}`)).json()) as { data: string };
+    expect(grepped.data.trim().split('\n').map((line) => line.split('=')[0]).sort()).toEqual(['export TASK_HOST', 'export TASK_ID']);
+    const badGrep = await fetch(`${api}/sandbox/${taskId}/read?path=deploy.env&grep=${encodeURIComponent('(a+)+')}`);
+    expect(badGrep.status).toBe(400);
+    expect(await badGrep.text()).toMatch(/grep: nested quantifiers/);
     const escape = await fetch(`${api}/sandbox/${taskId}/read?path=../../etc/passwd&offset=0&length=100`);
     expect([400, 404]).toContain(escape.status);
     expect(await escape.text()).not.toContain('root:');

@@ -1,44 +1,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '@singularity/node-util';
+import { until } from './until';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /**
  * The real system on one machine: a scheduler and an agent as separate
  * processes (each in its own process group), with their data in a temp dir.
  * Logs go to files in that dir; on failure the test prints where.
  */
+export interface OneMachineClusterOptions {
+  /** Extra environment of the agent (e.g. `SINGULARITY_AGENT_EXECUTOR_CONFIG_FILE`). */
+  agentEnv?: Record<string, string>;
+  /** Extra environment of the scheduler. */
+  schedulerEnv?: Record<string, string>;
+}
+
 export class OneMachineCluster {
   readonly dir = OneMachineCluster.makeDir();
+
+  constructor(private readonly options: OneMachineClusterOptions = {}) {}
 
   /** The embedded PostgreSQL runs as the `postgres` user when we are root: it must be able to enter the data dir. */
   private static makeDir(): string {
@@ -65,6 +49,16 @@ export class OneMachineCluster {
     this.schedulerPort = await freePort();
     this.agentPort = await freePort();
     await this.startScheduler();
+    await this.startAgent();
+    await until('the agent to register', async () => {
+      const res = await fetch(`${this.baseUrl}/api/slaves`);
+      const agents = (await res.json()) as unknown[];
+      return agents.length > 0 ? true : undefined;
+    });
+  }
+
+  /** Starts the agent (again, after `killAgent`: same data dir and port) and waits for its HTTP API. */
+  async startAgent(): Promise<void> {
     this.agent = this.spawn('agent', 'apps/agent/src/main.ts', {
       SINGULARITY_AGENT_SCHEDULER_URL: this.baseUrl,
       SINGULARITY_AGENT_HTTP_PORT: String(this.agentPort),
@@ -72,12 +66,22 @@ export class OneMachineCluster {
       SINGULARITY_AGENT_KILL_TASKS_ON_SHUTDOWN: 'true',
       SINGULARITY_AGENT_PORT_RANGE: '42000-42999',
       SINGULARITY_AGENT_DEFAULT_SIG_KILL_PROCESSES_AFTER_MILLIS: '3000',
+      ...this.options.agentEnv,
     });
-    await until('the agent to register', async () => {
-      const res = await fetch(`${this.baseUrl}/api/slaves`);
-      const agents = (await res.json()) as unknown[];
-      return agents.length > 0 ? true : undefined;
+    await until('the agent API', async () => {
+      const res = await fetch(`http://127.0.0.1:${this.agentPort}/agent/tasks`).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}\nagent log:\n${this.logTail('agent')}`);
     });
+  }
+
+  /** `kill -9` of the agent process alone; its executors (their own sessions) keep running. */
+  async killAgent(): Promise<void> {
+    const child = this.agent!;
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(child.pid!, 'SIGKILL');
+    await exited;
   }
 
   async startScheduler(): Promise<void> {
@@ -86,6 +90,7 @@ export class OneMachineCluster {
       SINGULARITY_SCHEDULER_DATA_DIR: join(this.dir, 'scheduler'),
       SINGULARITY_SCHEDULER_CHECK_SCHEDULER_EVERY_SECONDS: '1',
       SINGULARITY_SCHEDULER_CONSIDER_TASK_HEALTHY_AFTER_RUNNING_FOR_SECONDS: '1',
+      ...this.options.schedulerEnv,
     });
     await until('the scheduler API', async () => ((await fetch(`${this.baseUrl}/api/state`)).ok ? true : undefined)).catch((err: Error) => {
       throw new Error(`${err.message}\nscheduler log:\n${this.logTail('scheduler')}`);
