@@ -42,7 +42,7 @@ describe('artifacts: S3 through scheduler, agent and executor', () => {
   afterAll(async () => {
     await cluster.stop();
     await s3?.stop();
-    rmSync(work, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     if (!expect.getState().suppressedErrors?.length) cluster.cleanup();
   });
 

@@ -53,7 +53,7 @@ describe('isolation: task cgroups, OOM, escaped children, statistics', () => {
         await rmdir(join(mount, PARENT)).catch(() => undefined);
       }
     }
-    rmSync(operator.dir, { recursive: true, force: true });
+    rmSync(operator.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     if (!expect.getState().suppressedErrors?.length) cluster.cleanup();
   });
 

@@ -15,7 +15,7 @@ const canSwitchUsers = process.getuid?.() === 0 || process.env.CI === 'true';
 const NOBODY_UID = 65534;
 
 const configDirs: string[] = [];
-afterEach(() => configDirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterEach(() => configDirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })));
 
 /** `--config <file>` arguments for an executor configuration (JSON is YAML), its directories in a temp dir (never /etc). */
 function configArgs(config: Record<string, Record<string, unknown>>): string[] {

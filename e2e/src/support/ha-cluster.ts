@@ -435,7 +435,7 @@ export class HaCluster {
   }
 
   cleanup(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 
   private spawn(name: string, entry: string, env: Record<string, string>): ChildProcess {

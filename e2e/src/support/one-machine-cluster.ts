@@ -112,7 +112,7 @@ export class OneMachineCluster {
   }
 
   cleanup(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 
   private async terminate(child: ChildProcess | undefined, graceMs: number): Promise<void> {

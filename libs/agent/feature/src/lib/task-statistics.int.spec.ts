@@ -43,7 +43,7 @@ afterEach(async () => {
     await cgroup.remove();
   }
   definitions.clear();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 afterAll(async () => {

@@ -20,7 +20,7 @@ beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'task-executor-'));
   mkdirSync(join(root, 'control'));
 });
-afterEach(() => rmSync(root, { recursive: true, force: true }));
+afterEach(() => rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
 
 function definition(data: Partial<ExecutorData> = {}, env: Record<string, string> = {}): ExecutorTaskDefinition {
   return {

@@ -49,7 +49,7 @@ afterEach(async () => {
     await cgroup.killAll();
     await cgroup.remove().catch(() => undefined);
   }
-  rmSync(root, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 });
 
 afterAll(async () => {

@@ -55,7 +55,7 @@ describe.each([
 describe('thread checker on a real task', () => {
   let sandbox: string;
   beforeEach(() => (sandbox = mkdtempSync(join(tmpdir(), 'thread-checker-'))));
-  afterEach(() => rmSync(sandbox, { recursive: true, force: true }));
+  afterEach(() => rmSync(sandbox, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
 
   it('runs runShellCommandBeforeKillDueToThreads against the task, then reports the excess', async () => {
     const pgid = await startGroup('python3', PYTHON_50_THREADS);

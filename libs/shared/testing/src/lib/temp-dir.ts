@@ -20,7 +20,7 @@ export async function tempDir(prefix = 'singularity-test-'): Promise<TempDir> {
     path,
     async cleanup() {
       live.delete(dir);
-      await rm(path, { recursive: true, force: true });
+      await rm(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
   live.add(dir);
