@@ -8,3 +8,4 @@ export * from './lib/parents';
 export * from './lib/agent-protocol';
 export * from './lib/validation';
 export * from './lib/shell-command';
+export * from './lib/node-metadata';

@@ -5,3 +5,4 @@ export * from './lib/procfs';
 export * from './lib/http-json';
 export * from './lib/free-port';
 export * from './lib/cgroups';
+export * from './lib/node-config';

@@ -1,10 +1,11 @@
 import { LOGROTATE_FREQUENCIES } from '@singularity/models';
-import { ConfigError, loadConfig } from '@singularity/node-util';
+import { ConfigError, loadConfig, runnerBaseSectionSchema, s3SectionSchema } from '@singularity/node-util';
 import { z } from 'zod';
 
 /**
  * The executor's configuration (spec slave "Config", §1.10): one YAML file
- * with the sections `base`, `s3` and `executor`, as Singularity's consolidated
+ * with the sections `base`, `s3` (shared with the node daemons, in
+ * node-util's node-config.ts) and `executor`, as Singularity's consolidated
  * slave configuration has them. Unknown keys are ignored (the same file also
  * holds the other daemons' sections); a bad value stops with a message naming
  * the key. The agent writes the file it hands to its executors
@@ -16,39 +17,6 @@ import { z } from 'zod';
 const millis = z.number().int().min(0);
 const positiveInt = z.number().int().positive();
 const nonBlank = z.string().trim().min(1);
-
-const baseSchema = z.looseObject({
-  s3UploaderMetadataDirectory: nonBlank.optional(),
-  s3UploaderMetadataSuffix: nonBlank.default('.s3.json'),
-  logWatcherMetadataDirectory: nonBlank.optional(),
-  logWatcherMetadataSuffix: nonBlank.default('.tail.json'),
-  /** Program tar uses to decompress (`--use-compress-program`), e.g. `pigz`; gzip (`-z`) when unset. */
-  useCompressProgram: nonBlank.optional(),
-  hostname: nonBlank.optional(),
-});
-
-const bucketCredentials = z.strictObject({ accessKey: nonBlank, secretKey: nonBlank });
-
-const s3Schema = z.looseObject({
-  /** Where downloaded artifacts are kept, keyed by md5 (spec slave §1.5). */
-  artifactCacheDirectory: nonBlank.optional(),
-  /** Size cap of the artifact cache; the least recently used entries go first. Ours (the original had none). */
-  artifactCacheMaxBytes: positiveInt.default(10 * 1024 * 1024 * 1024),
-  s3AccessKey: nonBlank.optional(),
-  s3SecretKey: nonBlank.optional(),
-  s3BucketCredentials: z.record(z.string(), bucketCredentials).default({}),
-  /** S3-compatible endpoint (e.g. `http://127.0.0.1:4569`); AWS when unset. Requests are path-style when set. */
-  s3Endpoint: z.url().optional(),
-  s3Region: nonBlank.default('us-east-1'),
-  s3ChunkSize: positiveInt.default(104857600),
-  s3DownloadTimeoutMillis: positiveInt.default(120000),
-  s3ChunkDownloadTimeoutMillis: positiveInt.default(30000),
-  s3ChunkRetries: z.number().int().min(0).default(3),
-  localDownloadHttpPort: z.number().int().min(1).max(65535).default(7070),
-  localDownloadPath: nonBlank.default('/download'),
-  localDownloadSocket: nonBlank.optional(),
-  metricsFilePath: nonBlank.optional(),
-});
 
 const logrotateFrequency = z.enum(LOGROTATE_FREQUENCIES);
 
@@ -146,8 +114,8 @@ const executorSchema = z.looseObject({
 });
 
 export const executorConfigSchema = z.looseObject({
-  base: baseSchema.default(baseSchema.parse({})),
-  s3: s3Schema.default(s3Schema.parse({})),
+  base: runnerBaseSectionSchema.default(runnerBaseSectionSchema.parse({})),
+  s3: s3SectionSchema.default(s3SectionSchema.parse({})),
   executor: executorSchema.default(executorSchema.parse({})),
 });
 

@@ -9,7 +9,7 @@ import { TaskExecutor } from './executor';
 import { executorConfig, type ExecutorConfig, type ExecutorConfigInput } from './executor-config';
 import { StatusWriter } from './status-writer';
 import { TaskLogs } from './task-logs';
-import type { S3UploadMetadata, TailMetadata } from './upload-metadata';
+import type { S3UploadMetadata, TailMetadata } from '@singularity/models';
 
 /**
  * The task's logs with real processes and the real logrotate (spec slave

@@ -1,7 +1,7 @@
 import { access, appendFile, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import execa from 'execa';
-import type { ExecutorTaskDefinition } from '@singularity/models';
+import type { ExecutorTaskDefinition, TailMetadata } from '@singularity/models';
 import type { Logger } from '@singularity/node-util';
 import { resolveProgram, writeFileAtomic, writeJsonAtomic } from './atomic-file';
 import type { ExecutorConfig } from './executor-config';
@@ -19,7 +19,6 @@ import {
   unrotatedS3Metadata,
   type S3MetadataEntry,
   type S3MetadataInput,
-  type TailMetadata,
 } from './upload-metadata';
 
 /** How often `maxServiceLogSizeMb` is checked (spec slave §1.9). */

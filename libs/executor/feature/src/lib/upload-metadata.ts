@@ -1,40 +1,12 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { parseTaskId, type ExecutorData, type S3UploaderFileSettings } from '@singularity/models';
+import { parseTaskId, type ExecutorData, type S3UploaderFileSettings, type S3UploadMetadata } from '@singularity/models';
 
 /**
  * What the executor tells the S3 uploader and the log watcher (spec slave §2
  * "From the executor", §5). Pure: names, contents and key patterns; the
  * caller writes the files (task-logs.ts).
  */
-
-/** `*.s3.json`, read by the S3 uploader (spec slave §2 "Metadata"). Identity = (directory, fileGlob). */
-export interface S3UploadMetadata {
-  directory: string;
-  /** Matched against file names in `directory`. */
-  fileGlob: string;
-  s3Bucket: string;
-  /** Key pattern with the task's parts expanded; the uploader expands the file's. */
-  s3KeyFormat: string;
-  finished: boolean;
-  /** The task's process: once it is gone the uploader treats the metadata as finished. */
-  pid?: number;
-  s3StorageClass?: string;
-  applyStorageClassIfOverBytes?: number;
-  uploadImmediately?: boolean;
-  checkSubdirectories?: boolean;
-  compressBeforeUpload?: boolean;
-  checkIfOpen?: boolean;
-}
-
-/** `*.tail.json`, read by the log watcher (spec slave §5). */
-export interface TailMetadata {
-  /** Absolute path of the tailed file. */
-  filename: string;
-  tag: string;
-  extraFields: Record<string, string>;
-  finished: boolean;
-}
 
 /** The scheduler's default key pattern (spec slave §2 "Keys"), used when the launch carries none. */
 export const DEFAULT_S3_KEY_PATTERN = '%requestId/%Y/%m/%taskId_%index-%s-%filename';

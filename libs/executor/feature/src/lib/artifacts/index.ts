@@ -10,7 +10,7 @@ export { readArtifactList, type ArtifactList } from './artifact-list';
 export { artifactTargetDirectory, placeArtifact } from './artifact-placement';
 export { pairSignatures, signatureCommand, verifySignatures, SIGNATURE_OUTPUT_FILE } from './artifact-signatures';
 export { displayUrl, downloadHttp, MAX_REDIRECTS } from './http-download';
-export { chunkRanges, s3ClientConfig, S3Downloader, S3_PARALLEL_CHUNKS } from './s3-download';
+export { chunkRanges, S3Downloader, S3_PARALLEL_CHUNKS } from './s3-download';
 export { ArtifactFetcher, ExternalArtifactStager, S3ArtifactStager } from './remote-artifact-stagers';
 
 /**

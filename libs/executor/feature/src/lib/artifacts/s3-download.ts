@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import type { Logger } from '@singularity/node-util';
+import { s3ClientConfig, type Logger } from '@singularity/node-util';
 import { ARTIFACT_FILE_MODE } from '../embedded-artifacts';
 import type { ExecutorConfig } from '../executor-config';
 import { ArtifactDownloadError } from '../executor-errors';
@@ -30,32 +30,6 @@ export type S3DownloadSettings = Pick<
 
 /** How many ranged GETs of one object run at once. */
 export const S3_PARALLEL_CHUNKS = 4;
-
-/**
- * Client settings for `bucket`: its entry in `s3BucketCredentials`, else
- * `s3AccessKey`/`s3SecretKey`, else the SDK's default chain (environment,
- * profile, instance role). With `s3Endpoint` (an S3-compatible server) the
- * requests are path-style. Checksums only when an operation requires them:
- * the SDK's default (CRC on every request and response) is not understood by
- * every S3-compatible server. Retries are ours (per chunk), so the SDK makes
- * one attempt.
- */
-export function s3ClientConfig(settings: S3DownloadSettings, bucket: string): S3ClientConfig {
-  const bucketCredentials = settings.s3BucketCredentials[bucket];
-  const credentials = bucketCredentials
-    ? { accessKeyId: bucketCredentials.accessKey, secretAccessKey: bucketCredentials.secretKey }
-    : settings.s3AccessKey && settings.s3SecretKey
-      ? { accessKeyId: settings.s3AccessKey, secretAccessKey: settings.s3SecretKey }
-      : undefined;
-  return {
-    region: settings.s3Region,
-    ...(credentials ? { credentials } : {}),
-    ...(settings.s3Endpoint ? { endpoint: settings.s3Endpoint, forcePathStyle: true } : {}),
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: 1,
-  };
-}
 
 /** Byte ranges (inclusive) of `size` bytes in chunks of `chunkSize`. */
 export function chunkRanges(size: number, chunkSize: number): Array<{ start: number; end: number }> {
