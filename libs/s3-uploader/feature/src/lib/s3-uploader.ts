@@ -132,8 +132,11 @@ export class S3Uploader {
     if (this.inFlight.size > 0) this.logger.warn({ running: this.inFlight.size }, 'stopping with uploads still running');
     await this.events.catch(() => undefined);
     if (this.config.s3uploader.metricsFilePath) await this.writeMetricsFile();
-    if (this.server) await new Promise<void>((r) => this.server?.close(() => r()));
-    this.server?.closeAllConnections();
+    if (this.server) {
+      const closed = new Promise<void>((r) => this.server?.close(() => r()));
+      this.server.closeAllConnections(); // kept-alive clients must not hold the stop up
+      await closed;
+    }
     this.transfer.close();
   }
 
