@@ -48,6 +48,12 @@ describe('oom killer configuration', () => {
     expect(oomKillerConfig({ oomkiller: { slaveHostname: 'node7' } } as never).oomKiller.slaveHostname).toBe('node7');
   });
 
+  it('merges the lowercase section from the file with a camelCase environment override', () => {
+    const file = join(dir.path, 'node.yaml');
+    writeFileSync(file, 'oomkiller: {slaveHostname: node8, httpPort: 9000}');
+    expect(loadOomKillerConfig(file, { SINGULARITY_OOM_KILLER_OOM_KILLER__HTTP_PORT: '0' }).oomKiller).toMatchObject({ slaveHostname: 'node8', httpPort: 0 });
+  });
+
   it('takes environment overrides with the SINGULARITY_OOM_KILLER prefix', () => {
     const config = loadOomKillerConfig(undefined, { SINGULARITY_OOM_KILLER_OOM_KILLER__HTTP_PORT: '0', SINGULARITY_OOM_KILLER_OOM_KILLER__SCHEDULER_URL: '[http://s:7099/singularity]' });
     expect(config.oomKiller.httpPort).toBe(0);

@@ -52,7 +52,11 @@ export const oomKillerConfigSchema = z.preprocess(
     // The spec names the section `oomkiller`; ours is camelCase like `executor`'s neighbours. Either works.
     if (input && typeof input === 'object' && !Array.isArray(input)) {
       const { oomkiller, ...rest } = input as Record<string, unknown>;
-      if (oomkiller !== undefined && rest['oomKiller'] === undefined) return { ...rest, oomKiller: oomkiller };
+      if (oomkiller === undefined) return input;
+      const camel = rest['oomKiller'];
+      // Both given (e.g. the file has one, an environment override made the other): merged, the camelCase keys win.
+      const bothObjects = isMapping(oomkiller) && isMapping(camel);
+      return { ...rest, oomKiller: camel === undefined ? oomkiller : bothObjects ? { ...oomkiller, ...camel } : camel };
     }
     return input;
   },
@@ -83,4 +87,8 @@ export function oomKillerConfig(input: OomKillerConfigInput = {}): OomKillerConf
     throw new ConfigError(`invalid configuration key '${issue.path.join('.') || '(root)'}': ${issue.message}`);
   }
   return parsed.data;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
