@@ -288,6 +288,9 @@ describe('a v2 task cgroup (FAKE)', () => {
       cpuThrottledNanos: 4e7,
       pids: 3,
     });
+    // A counter read a moment before memory.stat may trail its parts: the total is never below them.
+    fake.set('p/t/memory.current', '4000000\n');
+    await expect(cgroup.usage(1235)).resolves.toMatchObject({ memoryUsageBytes: 4194304 + 1048576, memoryRssBytes: 4194304 });
   });
 
   it('kills through cgroup.kill, and is removed only once empty (retrying while busy)', async () => {

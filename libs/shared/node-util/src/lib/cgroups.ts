@@ -671,6 +671,7 @@ export class TaskCgroup {
         usage.memoryFileBytes = stat['total_cache'] ?? stat['cache'];
         usage.memoryMappedFileBytes = stat['total_mapped_file'] ?? stat['mapped_file'];
       }
+      usage.memoryUsageBytes = atLeastItsParts(usage);
       if (cpuacct) {
         usage.cpuUsageNanos = await readNumber(fs, join(cpuacct, 'cpuacct.usage'));
         usage.cpuUserNanos = await readNumber(fs, join(cpuacct, 'cpuacct.usage_user'));
@@ -701,6 +702,7 @@ export class TaskCgroup {
       usage.memoryFileBytes = stat['file'];
       usage.memoryMappedFileBytes = stat['file_mapped'];
     }
+    usage.memoryUsageBytes = atLeastItsParts(usage);
     const cpuStat = await readKeyed(fs, join(dir, 'cpu.stat'));
     if (cpuStat) {
       const nanos = (usec: number | undefined) => (usec === undefined ? undefined : usec * 1000);
@@ -755,4 +757,16 @@ export class TaskCgroup {
 
 function dropUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * The usage counter (v1 `usage_in_bytes` is batched per cpu and only
+ * approximate; both are read a moment before `memory.stat`) can trail the
+ * sum of its parts: report at least rss + cache, so the total is never below
+ * the resident memory it includes.
+ */
+function atLeastItsParts(usage: CgroupUsage): number | undefined {
+  const parts = (usage.memoryRssBytes ?? 0) + (usage.memoryFileBytes ?? 0);
+  if (usage.memoryUsageBytes === undefined) return parts > 0 ? parts : undefined;
+  return Math.max(usage.memoryUsageBytes, parts);
 }
