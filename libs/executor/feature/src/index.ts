@@ -18,3 +18,5 @@ export * from './lib/artifacts';
 export * from './lib/task-isolation';
 export * from './lib/task-logs';
 export * from './lib/thread-checker';
+export * from './lib/global-task-definition';
+export * from './lib/cleanup';

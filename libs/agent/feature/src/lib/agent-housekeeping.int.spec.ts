@@ -34,10 +34,19 @@ describe('AgentHousekeeping', () => {
       logrotateConfDirectory: join(dataDir, 'logrotate.d'),
       logrotateCommand: '/usr/sbin/logrotate',
       taskAppDirectory: 'application',
+      globalTaskDefinitionDirectory: join(dataDir, 'task-definitions'),
+      globalTaskDefinitionSuffix: '.task.json',
     });
     const bare = join(dir.path, 'bare.yaml');
     writeFileSync(bare, 'base: {}\n');
-    expect(readExecutorHousekeepingSettings(bare)).toEqual({ cronDirectory: '/etc/cron.d', logrotateConfDirectory: '/etc/logrotate.d', logrotateCommand: 'logrotate', taskAppDirectory: 'app' });
+    expect(readExecutorHousekeepingSettings(bare)).toEqual({
+      cronDirectory: '/etc/cron.d',
+      logrotateConfDirectory: '/etc/logrotate.d',
+      logrotateCommand: 'logrotate',
+      taskAppDirectory: 'app',
+      globalTaskDefinitionDirectory: undefined,
+      globalTaskDefinitionSuffix: '.task.json',
+    });
   });
 
   it('runs the rotation cron lines itself only where no host cron reads them (periodicLogrotate auto), or when told', () => {

@@ -14,6 +14,8 @@ export interface ExecutorHousekeepingSettings {
   logrotateConfDirectory: string;
   logrotateCommand: string;
   taskAppDirectory: string;
+  globalTaskDefinitionDirectory?: string;
+  globalTaskDefinitionSuffix: string;
 }
 
 /** Reads them from the executor configuration the agent wrote (`<dataDir>/executor.yaml`). */
@@ -26,6 +28,8 @@ export function readExecutorHousekeepingSettings(file: string): ExecutorHousekee
     logrotateConfDirectory: text('logrotateConfDirectory', '/etc/logrotate.d'),
     logrotateCommand: text('logrotateCommand', 'logrotate'),
     taskAppDirectory: text('taskAppDirectory', 'app'),
+    globalTaskDefinitionDirectory: text('globalTaskDefinitionDirectory', '') || undefined,
+    globalTaskDefinitionSuffix: text('globalTaskDefinitionSuffix', '.task.json'),
   };
 }
 
@@ -53,6 +57,9 @@ export class AgentHousekeeping {
         appCleanupDelayMillis: config.sandboxAppCleanupDelayMillis,
         failedAppCleanupDelayMillis: config.cleanupAppDirectoryOfFailedTasksAfterMillis,
         retentionMillis: config.sandboxRetentionMillis,
+        taskDefinitions: settings.globalTaskDefinitionDirectory
+          ? { directory: settings.globalTaskDefinitionDirectory, suffix: settings.globalTaskDefinitionSuffix }
+          : undefined,
       },
       logger.child({ component: 'sandbox-cleaner' }),
       clock,

@@ -31,7 +31,14 @@ describe('SandboxCleaner', () => {
 
   const cleaner = () =>
     new SandboxCleaner(
-      { dataDir, appDirectory: 'app', appCleanupDelayMillis: 15 * MINUTE, failedAppCleanupDelayMillis: DAY, retentionMillis: 7 * DAY },
+      {
+        dataDir,
+        appDirectory: 'app',
+        appCleanupDelayMillis: 15 * MINUTE,
+        failedAppCleanupDelayMillis: DAY,
+        retentionMillis: 7 * DAY,
+        taskDefinitions: { directory: join(dataDir, 'task-definitions'), suffix: '.task.json' },
+      },
       testLogger(),
       clock,
     );
@@ -57,7 +64,11 @@ describe('SandboxCleaner', () => {
         .join('\n') + '\n',
     );
     writeFileSync(join(controlDirectory, 'finished-at'), `${finishedAt}\n`);
-    return { taskId, controlDirectory, sandbox, app: join(sandbox, 'app') };
+    // What the executor left for executor cleanup.
+    const definition = join(dataDir, 'task-definitions', `${safeTaskId(taskId)}.task.json`);
+    mkdirSync(join(dataDir, 'task-definitions'), { recursive: true });
+    writeFileSync(definition, JSON.stringify({ taskId }));
+    return { taskId, controlDirectory, sandbox, app: join(sandbox, 'app'), definition };
   };
 
   it('removes app/ 15 minutes after the end, then the whole sandbox and control directory after the retention', async () => {
@@ -80,6 +91,7 @@ describe('SandboxCleaner', () => {
     expect(await gc.sweep()).toEqual({ appsRemoved: [], removed: [task.controlDirectory] });
     expect(existsSync(task.sandbox)).toBe(false);
     expect(existsSync(task.controlDirectory)).toBe(false);
+    expect(existsSync(task.definition)).toBe(false);
   });
 
   it('keeps app/ of a task that asked for it until the retention', async () => {

@@ -15,6 +15,12 @@ export interface SandboxCleanerOptions {
   failedAppCleanupDelayMillis: number;
   /** After this the whole sandbox and the finished control directory go. */
   retentionMillis: number;
+  /**
+   * The executors' `globalTaskDefinitionDirectory` and suffix: a task's
+   * definition goes with its sandbox, so that they do not pile up where no
+   * executor cleanup runs (it would drop them too, once the sandbox is gone).
+   */
+  taskDefinitions?: { directory: string; suffix: string };
 }
 
 /** States after which `app/` is kept longer, for a post-mortem (the original's `isFailed()`). */
@@ -157,6 +163,8 @@ export class SandboxCleaner {
         if (now >= removeAt) {
           if (task.sandboxDirectory) rmSync(task.sandboxDirectory, { recursive: true, force: true });
           rmSync(task.controlDirectory, { recursive: true, force: true });
+          const definitions = this.options.taskDefinitions;
+          if (definitions && task.taskId) rmSync(join(definitions.directory, `${safeTaskId(task.taskId)}${definitions.suffix}`), { force: true });
           this.tasks.delete(task.controlDirectory);
           report.removed.push(task.controlDirectory);
           this.logger.info({ taskId: task.taskId, sandbox: task.sandboxDirectory }, 'sandbox retention over: removed the sandbox and the control directory');

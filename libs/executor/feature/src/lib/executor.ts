@@ -7,6 +7,7 @@ import { artifactStagers } from './artifacts';
 import { renderDeployEnv } from './deploy-env';
 import { executorConfig, type ExecutorConfig } from './executor-config';
 import { errorLabel, errorMessage, StagingAbortedError, TaskFailureError } from './executor-errors';
+import { markTeardownCompleted, writeGlobalTaskDefinition } from './global-task-definition';
 import { ProcessKiller, type KillOrder } from './process-killer';
 import { renderRunnerScript, runnerScriptOptions } from './runner-script';
 import { sandboxPath } from './sandbox-layout';
@@ -102,7 +103,9 @@ export class TaskExecutor {
       return undefined;
     }
     this.phase = 'staging';
-    await this.options.status.send({ state: 'TASK_STARTING', message: startingMessage(this.options.executorPid ?? process.pid) });
+    const executorPid = this.options.executorPid ?? process.pid;
+    await this.writeGlobalDefinition(executorPid);
+    await this.options.status.send({ state: 'TASK_STARTING', message: startingMessage(executorPid) });
 
     try {
       this.process = await this.stageAndSpawn();
@@ -155,7 +158,8 @@ export class TaskExecutor {
   /** After the terminal update (spec slave §1.8): log teardown, then the cgroups go. Never throws. */
   private async teardown(): Promise<void> {
     try {
-      await this.logs?.finish();
+      const complete = this.logs ? await this.logs.finish() : true;
+      if (complete) await markTeardownCompleted(this.config, this.definition.taskId);
     } catch (err) {
       this.logger.error({ err }, 'log teardown failed');
     }
@@ -225,6 +229,21 @@ export class TaskExecutor {
       clock: this.clock,
       spawnPrefix: this.isolation.spawnPrefix,
     });
+  }
+
+  /**
+   * Spec slave §1.4 step 2. Without it executor cleanup cannot find the task
+   * should this executor die before its teardown; the task itself does not
+   * need it, so a failure is logged and the task goes on.
+   */
+  private async writeGlobalDefinition(executorPid: number): Promise<void> {
+    try {
+      if (await writeGlobalTaskDefinition(this.config, this.definition, executorPid)) {
+        this.logger.info({ directory: this.config.executor.globalTaskDefinitionDirectory }, 'wrote the task definition for executor cleanup');
+      }
+    } catch (err) {
+      this.logger.error({ err }, 'could not write the task definition for executor cleanup; it will not clean up after this task');
+    }
   }
 
   private runnerEnv(): NodeJS.ProcessEnv {

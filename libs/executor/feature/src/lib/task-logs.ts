@@ -56,7 +56,9 @@ export class TaskLogs {
   private rotations: Promise<unknown> = Promise.resolve();
   /** Metadata rewrites in order (the one with the pid must not land after the finished one). */
   private metadataWrites: Promise<unknown> = Promise.resolve();
-  private finishing?: Promise<void>;
+  private finishing?: Promise<boolean>;
+  /** Teardown steps that failed (logged each). */
+  private failedSteps = 0;
 
   private constructor(private readonly context: TaskLogsContext) {
     this.sandbox = context.definition.sandboxDirectory;
@@ -88,21 +90,38 @@ export class TaskLogs {
     return logs;
   }
 
+  /**
+   * The logs of a task whose executor is gone, for executor cleanup (spec
+   * slave §4 step 6): the same plan as the executor made, without writing
+   * anything, so that {@link finish} reruns the teardown. Rotation configs
+   * that are gone already (a teardown that ran) are skipped, not an error.
+   */
+  static async forCleanup(context: TaskLogsContext): Promise<TaskLogs> {
+    const logs = new TaskLogs(context);
+    await logs.checkPathsInsideSandbox();
+    if (!logs.skipRotation) logs.plan = await logs.makePlan();
+    return logs;
+  }
+
+  private async makePlan(): Promise<LogrotatePlan> {
+    this.logrotateCommand = await resolveProgram(this.settings.logrotateCommand);
+    return planLogrotate({
+      taskId: this.context.definition.taskId,
+      sandboxDirectory: this.sandbox,
+      serviceLog: SANDBOX_FILES.serviceLog,
+      frequency: this.context.definition.executorData.logrotateFrequency ?? this.settings.logrotateFrequency,
+      additionalFiles: this.settings.logrotateAdditionalFiles,
+      logrotateCommand: this.logrotateCommand,
+      settings: this.settings,
+    });
+  }
+
   private async setUp(): Promise<void> {
     await this.checkPathsInsideSandbox();
     if (this.skipRotation) {
       this.logger.info('skipLogrotateAndCompress: no rotation configs; service.log is uploaded as is at the end');
     } else {
-      this.logrotateCommand = await resolveProgram(this.settings.logrotateCommand);
-      this.plan = planLogrotate({
-        taskId: this.context.definition.taskId,
-        sandboxDirectory: this.sandbox,
-        serviceLog: SANDBOX_FILES.serviceLog,
-        frequency: this.context.definition.executorData.logrotateFrequency ?? this.settings.logrotateFrequency,
-        additionalFiles: this.settings.logrotateAdditionalFiles,
-        logrotateCommand: this.logrotateCommand,
-        settings: this.settings,
-      });
+      this.plan = await this.makePlan();
       for (const conf of [this.plan.mainConf, ...this.plan.extraConfs]) await writeFileAtomic(conf.path, conf.content, 0o644);
       if (this.plan.cron) await writeFileAtomic(this.plan.cron.path, this.plan.cron.content, 0o644);
       this.logger.info({ confs: this.plan.confPaths, cron: this.plan.cron?.path }, 'wrote the logrotate configuration');
@@ -147,9 +166,13 @@ export class TaskLogs {
     }
   }
 
-  /** Teardown after the terminal update (spec slave §1.8); never throws, runs once. */
-  finish(): Promise<void> {
-    this.finishing ??= this.teardown();
+  /**
+   * Teardown after the terminal update (spec slave §1.8); never throws, runs
+   * once. Resolves with whether every step succeeded (executor cleanup keeps
+   * the task for its next run otherwise).
+   */
+  finish(): Promise<boolean> {
+    this.finishing ??= this.teardown().then(() => this.failedSteps === 0);
     return this.finishing;
   }
 
@@ -169,7 +192,10 @@ export class TaskLogs {
     }
     const rotated = this.plan ? await this.rotate(this.plan.confPaths) : true;
     await this.step('remove the rotation configs', () => this.removeRotationFiles());
-    if (!rotated) return;
+    if (!rotated) {
+      this.failedSteps += 1;
+      return;
+    }
     await this.step('remove the empty service.log', async () => {
       if ((await stat(this.serviceLog)).size === 0) await rm(this.serviceLog, { force: true });
     });
@@ -180,6 +206,7 @@ export class TaskLogs {
     try {
       await action();
     } catch (err) {
+      this.failedSteps += 1;
       this.logger.error({ err }, `log teardown: could not ${what}`);
     }
   }

@@ -132,10 +132,13 @@ describe('SingularityClient', () => {
     ['getScheduledTasks', (c) => c.getScheduledTasks(), 'GET', '/singularity/api/tasks/scheduled', undefined],
     ['getScheduledTasksForRequest', (c) => c.getScheduledTasksForRequest('my-app'), 'GET', '/singularity/api/tasks/scheduled/request/my-app', undefined],
     ['getActiveTasksOnAgent', (c) => c.getActiveTasksOnAgent('agent-1'), 'GET', '/singularity/api/tasks/active/slave/agent-1', undefined],
+    ['getActiveTaskIdsOnAgent', (c) => c.getActiveTaskIdsOnAgent('agent-1'), 'GET', '/singularity/api/tasks/active/slave/agent-1/ids', undefined],
+    ['getTaskHistory', (c) => c.getTaskHistory(taskId), 'GET', `/singularity/api/history/task/${taskId}`, undefined],
     ['getTask', (c) => c.getTask(taskId), 'GET', `/singularity/api/tasks/task/${taskId}`, undefined],
     ['killTask', (c) => c.killTask(taskId, { override: true }), 'DELETE', `/singularity/api/tasks/task/${taskId}`, { override: true }],
     ['getState', (c) => c.getState(), 'GET', '/singularity/api/state', undefined],
     ['getState (options)', (c) => c.getState({ skipCache: true, includeRequestIds: true }), 'GET', '/singularity/api/state?skipCache=true&includeRequestIds=true', undefined],
+    ['getAgent', (c) => c.getAgent('agent-1'), 'GET', '/singularity/api/slaves/slave/agent-1/details', undefined],
     ['getAgents', (c) => c.getAgents(), 'GET', '/singularity/api/slaves', undefined],
     ['getAgents (state)', (c) => c.getAgents({ state: 'DECOMMISSIONING' }), 'GET', '/singularity/api/slaves?state=DECOMMISSIONING', undefined],
   ])('%s', async (_name, invoke, method, url, body) => {

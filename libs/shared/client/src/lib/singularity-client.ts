@@ -16,6 +16,8 @@ import type {
   SingularityState,
   SingularityTask,
   SingularityTaskCleanup,
+  SingularityTaskHistoryUpdate,
+  SingularityTaskId,
   SingularityTaskRequest,
   SingularityUnpauseRequest,
 } from '@singularity/models';
@@ -41,6 +43,11 @@ export interface RequestListOptions {
 export interface StateOptions {
   skipCache?: boolean;
   includeRequestIds?: boolean;
+}
+
+/** The part of SingularityTaskHistory the client's callers read. */
+export interface SingularityTaskHistorySummary {
+  taskUpdates: SingularityTaskHistoryUpdate[];
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -163,6 +170,16 @@ export class SingularityClient {
     return this.call('GET', `/tasks/active/slave/${seg(agentId)}`);
   }
 
+  /** `GET /tasks/active/slave/{agentId}/ids`: ids only, cheap enough for per-node daemons. */
+  getActiveTaskIdsOnAgent(agentId: string): Promise<SingularityTaskId[]> {
+    return this.call('GET', `/tasks/active/slave/${seg(agentId)}/ids`);
+  }
+
+  /** `GET /history/task/{id}`: a task's updates, live or finished; rejects with 404 when nothing is known. */
+  getTaskHistory(taskId: string): Promise<SingularityTaskHistorySummary> {
+    return this.call('GET', `/history/task/${seg(taskId)}`);
+  }
+
   /** `GET /tasks/task/{id}`: active tasks only; others reject with 404. */
   getTask(taskId: string): Promise<SingularityTask> {
     return this.call('GET', `/tasks/task/${seg(taskId)}`);
@@ -182,6 +199,11 @@ export class SingularityClient {
   /** `GET /slaves` (the agents), optionally only those in `state`. */
   getAgents(options: { state?: MachineState } = {}): Promise<SingularityAgent[]> {
     return this.call('GET', '/slaves', { query: { state: options.state } });
+  }
+
+  /** `GET /slaves/slave/{agentId}/details`. */
+  getAgent(agentId: string): Promise<SingularityAgent> {
+    return this.call('GET', `/slaves/slave/${seg(agentId)}/details`);
   }
 
   // ---------------------------------------------------------------------
