@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
-import { loadConfig } from '@singularity/node-util';
+import { configFileFromEnv, loadConfig } from '@singularity/node-util';
 import { DEFAULT_WEBHOOK_SETTINGS } from '@singularity/scheduler-feature';
 import { HISTORY_PURGING_DEFAULTS } from '@singularity/scheduler-history';
 import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_HEALTHCHECK_SETTINGS, DEFAULT_LOG_UPLOAD_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
@@ -141,8 +141,7 @@ export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;
 /** `--config FILE` or `SINGULARITY_SCHEDULER_CONFIG`, then `SINGULARITY_SCHEDULER_<KEY>` variables (e.g. SINGULARITY_SCHEDULER_HTTP_PORT). */
 export function loadSchedulerConfig(argv: string[] = process.argv.slice(2), env = process.env): SchedulerConfig {
   const i = argv.indexOf('--config');
-  const file = i >= 0 ? argv[i + 1] : env.SINGULARITY_SCHEDULER_CONFIG;
-  const filtered = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'SINGULARITY_SCHEDULER_CONFIG'));
-  const config = loadConfig(schedulerConfigSchema, { file, envPrefix: 'SINGULARITY_SCHEDULER', env: filtered });
+  const file = i >= 0 ? argv[i + 1] : configFileFromEnv('SINGULARITY_SCHEDULER', env);
+  const config = loadConfig(schedulerConfigSchema, { file, envPrefix: 'SINGULARITY_SCHEDULER', env });
   return { ...config, dataDir: resolve(config.dataDir) };
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statfsSync } from 'node:fs';
 import { cpus, hostname, networkInterfaces, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { PortRange } from '@singularity/models';
-import { ConfigError, loadConfig } from '@singularity/node-util';
+import { ConfigError, configFileFromEnv, loadConfig, parseConfig } from '@singularity/node-util';
 import { z } from 'zod';
 
 const millis = z.number().int().positive();
@@ -99,19 +99,13 @@ export type AgentConfig = Required<Omit<z.infer<typeof agentConfigSchema>, 'exec
 export function loadAgentConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const i = argv.indexOf('--config');
   if (i >= 0 && !argv[i + 1]) throw new ConfigError('--config needs a file name');
-  const file = i >= 0 ? argv[i + 1] : env['SINGULARITY_AGENT_CONFIG'];
-  const filtered = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'SINGULARITY_AGENT_CONFIG'));
-  return resolveAgentConfig(loadConfig(agentConfigSchema, { file, envPrefix: 'SINGULARITY_AGENT', env: filtered }));
+  const file = i >= 0 ? argv[i + 1] : configFileFromEnv('SINGULARITY_AGENT', env);
+  return resolveAgentConfig(loadConfig(agentConfigSchema, { file, envPrefix: 'SINGULARITY_AGENT', env }));
 }
 
 /** Parses `input` (schema defaults apply) and derives the rest; for tests and embedding. */
 export function agentConfig(input: AgentConfigInput = {}): AgentConfig {
-  const parsed = agentConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`invalid configuration key '${issue.path.join('.') || '(root)'}': ${issue.message}`);
-  }
-  return resolveAgentConfig(parsed.data);
+  return resolveAgentConfig(parseConfig(agentConfigSchema, input));
 }
 
 /**

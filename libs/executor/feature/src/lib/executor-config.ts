@@ -1,5 +1,5 @@
 import { LOGROTATE_FREQUENCIES } from '@singularity/models';
-import { ConfigError, loadConfig, runnerBaseSectionSchema, s3SectionSchema } from '@singularity/node-util';
+import { loadConfig, parseConfig, runnerBaseSectionSchema, s3SectionSchema } from '@singularity/node-util';
 import { z } from 'zod';
 
 /**
@@ -129,16 +129,10 @@ export const EXECUTOR_CONFIG_ENV_PREFIX = 'SINGULARITY_EXECUTOR';
 
 /** Reads `file` (YAML) and `SINGULARITY_EXECUTOR_<SECTION>` overrides; throws a ConfigError naming the key. */
 export function loadExecutorConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): ExecutorConfig {
-  const filtered = Object.fromEntries(Object.entries(env).filter(([name]) => name !== `${EXECUTOR_CONFIG_ENV_PREFIX}_CONFIG`));
-  return loadConfig(executorConfigSchema, { file, envPrefix: EXECUTOR_CONFIG_ENV_PREFIX, env: filtered });
+  return loadConfig(executorConfigSchema, { file, envPrefix: EXECUTOR_CONFIG_ENV_PREFIX, env });
 }
 
 /** Parses `input` with every default applied; for tests and embedding. */
 export function executorConfig(input: ExecutorConfigInput = {}): ExecutorConfig {
-  const parsed = executorConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`invalid configuration key '${issue.path.join('.') || '(root)'}': ${issue.message}`);
-  }
-  return parsed.data;
+  return parseConfig(executorConfigSchema, input);
 }

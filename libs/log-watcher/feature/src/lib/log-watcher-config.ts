@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, runnerBaseSectionSchema } from '@singularity/node-util';
+import { configFileFromEnv, loadConfig, mergeSectionAlias, parseConfig, runnerBaseSectionSchema } from '@singularity/node-util';
 import { z } from 'zod';
 
 /**
@@ -49,18 +49,8 @@ export const logWatcherSectionSchema = z.looseObject({
 });
 
 export const logWatcherConfigSchema = z.preprocess(
-  (input) => {
-    // The spec names the section `logwatcher`; ours is camelCase. Either works.
-    if (input && typeof input === 'object' && !Array.isArray(input)) {
-      const { logwatcher, ...rest } = input as Record<string, unknown>;
-      if (logwatcher === undefined) return input;
-      const camel = rest['logWatcher'];
-      // Both given (e.g. the file has one, an environment override made the other): merged, the camelCase keys win.
-      const bothObjects = isMapping(logwatcher) && isMapping(camel);
-      return { ...rest, logWatcher: camel === undefined ? logwatcher : bothObjects ? { ...logwatcher, ...camel } : camel };
-    }
-    return input;
-  },
+  // The spec names the section `logwatcher`; ours is camelCase. Either works.
+  (input) => mergeSectionAlias(input, 'logwatcher', 'logWatcher'),
   z
     .looseObject({
       base: runnerBaseSectionSchema.default(runnerBaseSectionSchema.parse({})),
@@ -82,20 +72,10 @@ export const LOG_WATCHER_CONFIG_ENV_PREFIX = 'SINGULARITY_LOG_WATCHER';
 
 /** `file` (or `SINGULARITY_LOG_WATCHER_CONFIG`), then `SINGULARITY_LOG_WATCHER_<SECTION>` overrides; throws a ConfigError naming the key. */
 export function loadLogWatcherConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): LogWatcherConfig {
-  const filtered = Object.fromEntries(Object.entries(env).filter(([name]) => name !== `${LOG_WATCHER_CONFIG_ENV_PREFIX}_CONFIG`));
-  return loadConfig(logWatcherConfigSchema, { file: file ?? env[`${LOG_WATCHER_CONFIG_ENV_PREFIX}_CONFIG`], envPrefix: LOG_WATCHER_CONFIG_ENV_PREFIX, env: filtered });
+  return loadConfig(logWatcherConfigSchema, { file: file ?? configFileFromEnv(LOG_WATCHER_CONFIG_ENV_PREFIX, env), envPrefix: LOG_WATCHER_CONFIG_ENV_PREFIX, env });
 }
 
 /** Parses `input` with every default applied; for tests and embedding. */
 export function logWatcherConfig(input: unknown): LogWatcherConfig {
-  const parsed = logWatcherConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`invalid configuration key '${issue.path.join('.') || '(root)'}': ${issue.message}`);
-  }
-  return parsed.data;
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  return parseConfig(logWatcherConfigSchema, input);
 }

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, runnerBaseSectionSchema } from '@singularity/node-util';
+import { configFileFromEnv, loadConfig, mergeSectionAlias, parseConfig, runnerBaseSectionSchema } from '@singularity/node-util';
 import { z } from 'zod';
 
 /**
@@ -48,18 +48,8 @@ export const oomKillerSectionSchema = z
   });
 
 export const oomKillerConfigSchema = z.preprocess(
-  (input) => {
-    // The spec names the section `oomkiller`; ours is camelCase like `executor`'s neighbours. Either works.
-    if (input && typeof input === 'object' && !Array.isArray(input)) {
-      const { oomkiller, ...rest } = input as Record<string, unknown>;
-      if (oomkiller === undefined) return input;
-      const camel = rest['oomKiller'];
-      // Both given (e.g. the file has one, an environment override made the other): merged, the camelCase keys win.
-      const bothObjects = isMapping(oomkiller) && isMapping(camel);
-      return { ...rest, oomKiller: camel === undefined ? oomkiller : bothObjects ? { ...oomkiller, ...camel } : camel };
-    }
-    return input;
-  },
+  // The spec names the section `oomkiller`; ours is camelCase like `executor`'s neighbours. Either works.
+  (input) => mergeSectionAlias(input, 'oomkiller', 'oomKiller'),
   z.looseObject({
     base: runnerBaseSectionSchema.default(runnerBaseSectionSchema.parse({})),
     oomKiller: oomKillerSectionSchema.default(oomKillerSectionSchema.parse({})),
@@ -75,20 +65,10 @@ export const OOM_KILLER_CONFIG_ENV_PREFIX = 'SINGULARITY_OOM_KILLER';
 
 /** `--config FILE` or `SINGULARITY_OOM_KILLER_CONFIG`, then `SINGULARITY_OOM_KILLER_<SECTION>` overrides; throws a ConfigError naming the key. */
 export function loadOomKillerConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): OomKillerConfig {
-  const filtered = Object.fromEntries(Object.entries(env).filter(([name]) => name !== `${OOM_KILLER_CONFIG_ENV_PREFIX}_CONFIG`));
-  return loadConfig(oomKillerConfigSchema, { file: file ?? env[`${OOM_KILLER_CONFIG_ENV_PREFIX}_CONFIG`], envPrefix: OOM_KILLER_CONFIG_ENV_PREFIX, env: filtered });
+  return loadConfig(oomKillerConfigSchema, { file: file ?? configFileFromEnv(OOM_KILLER_CONFIG_ENV_PREFIX, env), envPrefix: OOM_KILLER_CONFIG_ENV_PREFIX, env });
 }
 
 /** Parses `input` with every default applied; for tests and embedding. */
 export function oomKillerConfig(input: OomKillerConfigInput = {}): OomKillerConfig {
-  const parsed = oomKillerConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`invalid configuration key '${issue.path.join('.') || '(root)'}': ${issue.message}`);
-  }
-  return parsed.data;
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  return parseConfig(oomKillerConfigSchema, input);
 }

@@ -1,4 +1,4 @@
-import { ConfigError, bucketCredentialsSchema, loadConfig, runnerBaseSectionSchema, s3SectionSchema } from '@singularity/node-util';
+import { bucketCredentialsSchema, ConfigError, configFileFromEnv, loadConfig, parseConfig, runnerBaseSectionSchema, s3SectionSchema } from '@singularity/node-util';
 import { z } from 'zod';
 
 /**
@@ -110,18 +110,11 @@ export const S3_UPLOADER_CONFIG_ENV_PREFIX = 'SINGULARITY_S3_UPLOADER';
 export function loadS3UploaderConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): S3UploaderConfig {
   const i = argv.indexOf('--config');
   if (i >= 0 && !argv[i + 1]) throw new ConfigError('--config needs a file name');
-  const fileVariable = `${S3_UPLOADER_CONFIG_ENV_PREFIX}_CONFIG`;
-  const file = i >= 0 ? argv[i + 1] : env[fileVariable];
-  const filtered = Object.fromEntries(Object.entries(env).filter(([name]) => name !== fileVariable));
-  return loadConfig(s3UploaderConfigSchema, { file, envPrefix: S3_UPLOADER_CONFIG_ENV_PREFIX, env: filtered });
+  const file = i >= 0 ? argv[i + 1] : configFileFromEnv(S3_UPLOADER_CONFIG_ENV_PREFIX, env);
+  return loadConfig(s3UploaderConfigSchema, { file, envPrefix: S3_UPLOADER_CONFIG_ENV_PREFIX, env });
 }
 
 /** Parses `input` with every default applied; for tests and embedding. */
 export function s3UploaderConfig(input: S3UploaderConfigInput = {}): S3UploaderConfig {
-  const parsed = s3UploaderConfigSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`invalid configuration key '${issue.path.join('.') || '(root)'}': ${issue.message}`);
-  }
-  return parsed.data;
+  return parseConfig(s3UploaderConfigSchema, input);
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, configFileFromEnv, loadConfig, mergeSectionAlias, parseConfig } from './config';
 
 const schema = z.object({ httpPort: z.number().int().min(1).max(65535).default(7099), dataDir: z.string().default('.data') }).strict();
 
@@ -34,5 +34,27 @@ describe('loadConfig', () => {
 
   it('names an unknown key', () => {
     expect(() => loadConfig(schema, { envPrefix: 'T', env: { T_HTTPPORT: '1' } })).toThrow(/invalid configuration key 'httpport': Unrecognized key/);
+  });
+});
+
+describe('the file variable, parseConfig and section aliases', () => {
+  it('takes <PREFIX>_CONFIG as the file, never as a key (the schemas refuse unknown keys)', () => {
+    const env = { T_CONFIG: '/etc/x.yaml', T_HTTP_PORT: '9000' };
+    expect(configFileFromEnv('T', env)).toBe('/etc/x.yaml');
+    expect(configFileFromEnv('T', {})).toBeUndefined();
+    expect(loadConfig(schema, { envPrefix: 'T', env })).toEqual({ httpPort: 9000, dataDir: '.data' });
+  });
+
+  it('parseConfig applies the defaults and names the bad key', () => {
+    expect(parseConfig(schema, {})).toEqual({ httpPort: 7099, dataDir: '.data' });
+    expect(() => parseConfig(schema, { httpPort: 0 })).toThrow(ConfigError);
+    expect(() => parseConfig(schema, { httpPort: 0 })).toThrow(/invalid configuration key 'httpPort'/);
+  });
+
+  it('mergeSectionAlias accepts the spec name of a section, ours winning key by key', () => {
+    expect(mergeSectionAlias({ logwatcher: { a: 1 } }, 'logwatcher', 'logWatcher')).toEqual({ logWatcher: { a: 1 } });
+    expect(mergeSectionAlias({ logwatcher: { a: 1, b: 1 }, logWatcher: { b: 2 } }, 'logwatcher', 'logWatcher')).toEqual({ logWatcher: { a: 1, b: 2 } });
+    expect(mergeSectionAlias({ logWatcher: { b: 2 }, base: {} }, 'logwatcher', 'logWatcher')).toEqual({ logWatcher: { b: 2 }, base: {} });
+    expect(mergeSectionAlias('not a mapping', 'logwatcher', 'logWatcher')).toBe('not a mapping');
   });
 });

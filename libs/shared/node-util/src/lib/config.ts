@@ -39,7 +39,8 @@ export function loadConfig<S extends z.ZodType>(
   const env = options.env ?? process.env;
   const prefix = `${options.envPrefix}_`;
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(prefix) || value === undefined) continue;
+    // `<PREFIX>_CONFIG` names the file (see configFileFromEnv); it is never a key.
+    if (!name.startsWith(prefix) || value === undefined || name === `${prefix}CONFIG`) continue;
     const path = name.slice(prefix.length).split('__').map(envNameToKey);
     setPath(merged, path, parseEnvValue(value));
   }
@@ -53,6 +54,41 @@ export function loadConfig<S extends z.ZodType>(
     throw new ConfigError(`invalid configuration key '${key}': ${issue.message}${source}`);
   }
   return result.data;
+}
+
+/** The file named by `<PREFIX>_CONFIG`, the fallback of every program's `--config`. */
+export function configFileFromEnv(envPrefix: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[`${envPrefix}_CONFIG`] || undefined;
+}
+
+/**
+ * Parses `input` with the schema's defaults; for tests and embedding. Throws a
+ * ConfigError naming the first bad key, as {@link loadConfig} does.
+ */
+export function parseConfig<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`invalid configuration key '${issue.path.join('.') || '(root)'}': ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * For a `z.preprocess` of a consolidated node file: the spec's name of a
+ * section (`logwatcher`) is accepted beside ours (`logWatcher`). When both are
+ * given (say one in the file, one from an environment override) they merge,
+ * our name's keys winning.
+ */
+export function mergeSectionAlias(input: unknown, alias: string, name: string): unknown {
+  if (!isMapping(input) || input[alias] === undefined) return input;
+  const { [alias]: aliased, ...rest } = input;
+  const own = rest[name];
+  return { ...rest, [name]: own === undefined ? aliased : isMapping(aliased) && isMapping(own) ? { ...aliased, ...own } : own };
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function parseEnvValue(value: string): unknown {

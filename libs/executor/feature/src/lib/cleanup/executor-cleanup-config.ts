@@ -44,8 +44,7 @@ export const EXECUTOR_CLEANUP_CONFIG_ENV_PREFIX = 'SINGULARITY_EXECUTOR_CLEANUP'
 
 /** Reads `file` (YAML) and `SINGULARITY_EXECUTOR_CLEANUP_<SECTION>__<KEY>` overrides; throws a ConfigError naming the key. */
 export function loadExecutorCleanupConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): ExecutorCleanupConfig {
-  const filtered = Object.fromEntries(Object.entries(env).filter(([name]) => name !== `${EXECUTOR_CLEANUP_CONFIG_ENV_PREFIX}_CONFIG`));
-  const config = loadConfig(executorCleanupConfigSchema, { file, envPrefix: EXECUTOR_CLEANUP_CONFIG_ENV_PREFIX, env: filtered });
+  const config = loadConfig(executorCleanupConfigSchema, { file, envPrefix: EXECUTOR_CLEANUP_CONFIG_ENV_PREFIX, env });
   if (!config.executor.globalTaskDefinitionDirectory) {
     throw new ConfigError("invalid configuration key 'executor.globalTaskDefinitionDirectory': executor cleanup needs the directory the executors write their task definitions to");
   }
