@@ -6,3 +6,4 @@ export * from './lib/http-json';
 export * from './lib/free-port';
 export * from './lib/cgroups';
 export * from './lib/node-config';
+export * from './lib/status-server';

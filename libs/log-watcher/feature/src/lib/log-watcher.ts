@@ -1,9 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import type { Logger } from '@singularity/node-util';
+import { startStatusServer, type Logger, type StatusServer } from '@singularity/node-util';
 import { FileTailer, type TailerCounters, type TailTarget } from './file-tailer';
 import { FluentdForwardSink, type LogSink } from './fluentd-forward';
 import type { LogWatcherConfig } from './log-watcher-config';
@@ -54,7 +52,7 @@ export class LogWatcher {
   private readonly badMetadata = new Map<string, string>();
   private timer?: NodeJS.Timeout;
   private watcher?: FSWatcher;
-  private server?: Server;
+  private server?: StatusServer;
   private running?: Promise<void>;
   private again = false;
   private stopped = true;
@@ -111,7 +109,7 @@ export class LogWatcher {
     await this.sink.close();
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.close();
     this.deps.logger.info({ linesSent: this.counters.linesSent }, 'log watcher stopped; offsets saved');
   }
 
@@ -211,26 +209,14 @@ export class LogWatcher {
     }
   }
 
-  private async listen(): Promise<Server> {
+  private async listen(): Promise<StatusServer> {
     const s = this.config.logWatcher;
-    const server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      const send = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      };
-      if (req.method !== 'GET') return send(405, { error: 'only GET' });
-      if (path === '/health') return send(200, { ok: true, files: this.files, lastPollAt: this.lastPollAt ?? null, ...this.counters });
-      send(404, { error: `no ${path} here; try /health` });
+    const server = await startStatusServer({
+      host: s.listenHost,
+      port: s.httpPort,
+      routes: { '/health': () => ({ ok: true, files: this.files, lastPollAt: this.lastPollAt ?? null, ...this.counters }) },
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(s.httpPort, s.listenHost, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (server.address() as AddressInfo).port;
+    this.port = server.port;
     return server;
   }
 }

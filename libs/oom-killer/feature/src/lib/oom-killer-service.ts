@@ -1,6 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Logger } from '@singularity/node-util';
+import { startStatusServer, type Logger, type StatusServer } from '@singularity/node-util';
 import type { OomKillerConfig } from './oom-killer-config';
 import { OomKiller } from './oom-killer';
 import { HttpSchedulerKillClient, type SchedulerKillClient } from './scheduler-kill-client';
@@ -22,7 +20,7 @@ export interface OomKillerServiceDeps {
 export class OomKillerService {
   readonly killer: OomKiller;
   private readonly source: TaskMemorySource;
-  private server?: Server;
+  private server?: StatusServer;
   port?: number;
 
   constructor(
@@ -38,26 +36,15 @@ export class OomKillerService {
   async start(): Promise<void> {
     const settings = this.config.oomKiller;
     const watching = await this.source.describe();
-    this.server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      const send = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      };
-      if (req.method !== 'GET') return send(405, { error: 'only GET' });
-      if (path === '/health') return send(200, { ok: true, lastCheckAt: this.killer.lastCheckAt ?? null, checks: this.killer.meters.checks });
-      if (path === '/metrics') return send(200, this.killer.meters);
-      send(404, { error: `no ${path} here; try /health or /metrics` });
+    this.server = await startStatusServer({
+      host: settings.listenHost,
+      port: settings.httpPort,
+      routes: {
+        '/health': () => ({ ok: true, lastCheckAt: this.killer.lastCheckAt ?? null, checks: this.killer.meters.checks }),
+        '/metrics': () => this.killer.meters,
+      },
     });
-    const server = this.server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(settings.httpPort, settings.listenHost, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (server.address() as AddressInfo).port;
+    this.port = this.server.port;
     this.killer.start();
     this.deps.logger.info(
       { watching, schedulerUrl: settings.schedulerUrl, port: this.port },
@@ -71,7 +58,7 @@ export class OomKillerService {
     await this.killer.stop();
     const server = this.server;
     this.server = undefined;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server?.close();
     this.deps.logger.info('oom killer stopped');
   }
 }

@@ -1,10 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { isProcessAlive, type Logger } from '@singularity/node-util';
+import { isProcessAlive, startStatusServer, type Logger, type StatusServer } from '@singularity/node-util';
 import { MetadataUploader } from './metadata-uploader';
 import { ProgramOpenFileChecker, type OpenFileChecker } from './open-files';
 import { S3Transfer } from './s3-transfer';
@@ -57,7 +55,7 @@ export class S3Uploader {
   private readonly inFlight = new Set<Promise<unknown>>();
   private cycle: Promise<CycleResult> | undefined;
   private watcher: FSWatcher | undefined;
-  private server: Server | undefined;
+  private server: StatusServer | undefined;
   private stopping = false;
 
   constructor(
@@ -82,8 +80,7 @@ export class S3Uploader {
 
   /** The HTTP port actually bound (useful with `httpPort: 0`); undefined before `start()`. */
   get httpPort(): number | undefined {
-    const address = this.server?.address();
-    return address && typeof address === 'object' ? (address as AddressInfo).port : undefined;
+    return this.server?.port;
   }
 
   get metadataDirectory(): string {
@@ -132,11 +129,7 @@ export class S3Uploader {
     if (this.inFlight.size > 0) this.logger.warn({ running: this.inFlight.size }, 'stopping with uploads still running');
     await this.events.catch(() => undefined);
     if (this.config.s3uploader.metricsFilePath) await this.writeMetricsFile();
-    if (this.server) {
-      const closed = new Promise<void>((r) => this.server?.close(() => r()));
-      this.server.closeAllConnections(); // kept-alive clients must not hold the stop up
-      await closed;
-    }
+    await this.server?.close();
     this.transfer.close();
   }
 
@@ -386,24 +379,13 @@ export class S3Uploader {
 
   private async listen(): Promise<void> {
     const { httpPort, httpHost } = this.config.s3uploader;
-    const server = createServer((req, res) => {
-      const send = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      };
-      const path = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'only GET' });
-      if (path === '/health') return send(200, { ok: true, metadataDirectory: this.directory, uploaders: this.uploaders.size });
-      if (path === '/metrics') return send(200, this.metrics());
-      send(404, { error: `no such path ${path}; try /health or /metrics` });
+    this.server = await startStatusServer({
+      host: httpHost,
+      port: httpPort,
+      routes: {
+        '/health': () => ({ ok: true, metadataDirectory: this.directory, uploaders: this.uploaders.size }),
+        '/metrics': () => this.metrics(),
+      },
     });
-    await new Promise<void>((resolveListen, rejectListen) => {
-      server.once('error', rejectListen);
-      server.listen(httpPort, httpHost, () => {
-        server.off('error', rejectListen);
-        resolveListen();
-      });
-    });
-    this.server = server;
   }
 }
