@@ -1,7 +1,7 @@
 import { Agent, loadAgentConfig } from '@singularity/agent-feature';
 import { createLogger, onShutdown } from '@singularity/node-util';
 
-/** The node agent: `node -r tools/register.js apps/agent/src/main.ts [--config agent.yaml]`. */
+/** The node agent: `node -r ./tools/register.js apps/agent/src/main.ts [--config agent.yaml]`. */
 async function main(): Promise<void> {
   const config = loadAgentConfig();
   const logger = createLogger('agent');

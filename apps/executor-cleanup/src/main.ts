@@ -7,7 +7,7 @@ import { ConfigError, createLogger } from '@singularity/node-util';
  * executors left on this machine, then exit. Run it hourly (cron or a
  * systemd timer):
  *
- *   node -r tools/register.js apps/executor-cleanup/src/main.ts --config /etc/singularity/node.yaml
+ *   node -r ./tools/register.js apps/executor-cleanup/src/main.ts --config /etc/singularity/node.yaml
  *
  * The file is the consolidated node configuration (sections base, s3,
  * executor, executorCleanup; the agent writes the executor's part to

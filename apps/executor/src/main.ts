@@ -6,7 +6,7 @@ import { loadExecutorConfig, runExecutor } from '@singularity/executor-feature';
 /**
  * The task executor (spec slave §1). The agent starts one per task:
  *
- *   node -r tools/register.js apps/executor/src/main.ts --task-definition <controlDirectory>/task.json [--config <executor.yaml>]
+ *   node -r ./tools/register.js apps/executor/src/main.ts --task-definition <controlDirectory>/task.json [--config <executor.yaml>]
  *
  * The configuration file (spec slave §1.10; sections base, s3, executor) comes
  * from `--config` or `SINGULARITY_EXECUTOR_CONFIG`. `--check-config` only

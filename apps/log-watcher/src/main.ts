@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadLogWatcherConfig, LogWatcher } from '@singularity/log-watcher-feature';
 import { createLogger, onShutdown } from '@singularity/node-util';
 
-/** The log watcher (spec slave §5): `node -r tools/register.js apps/log-watcher/src/main.ts [--config node.yaml]`. */
+/** The log watcher (spec slave §5): `node -r ./tools/register.js apps/log-watcher/src/main.ts [--config node.yaml]`. */
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { config: { type: 'string' } }, strict: true });
   const config = loadLogWatcherConfig(values.config);

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadOomKillerConfig, OomKillerService } from '@singularity/oom-killer-feature';
 import { createLogger, onShutdown } from '@singularity/node-util';
 
-/** The OOM killer (spec slave §6): `node -r tools/register.js apps/oom-killer/src/main.ts [--config node.yaml]`. */
+/** The OOM killer (spec slave §6): `node -r ./tools/register.js apps/oom-killer/src/main.ts [--config node.yaml]`. */
 async function main(): Promise<void> {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { config: { type: 'string' } }, strict: true });
   const config = loadOomKillerConfig(values.config);

@@ -1,7 +1,7 @@
 import { createLogger, onShutdown } from '@singularity/node-util';
 import { S3Uploader, loadS3UploaderConfig } from '@singularity/s3-uploader-feature';
 
-/** The S3 uploader daemon: `node -r tools/register.js apps/s3-uploader/src/main.ts --config singularity.yaml`. */
+/** The S3 uploader daemon: `node -r ./tools/register.js apps/s3-uploader/src/main.ts --config singularity.yaml`. */
 async function main(): Promise<void> {
   const config = loadS3UploaderConfig();
   const logger = createLogger('s3-uploader');

@@ -53,7 +53,7 @@ export function testExecutorConfig(root: string, over: Record<string, Record<str
 
 /**
  * Plays the agent for one task: writes task.json and the TASK_STAGING line,
- * starts the real executor (`node -r tools/register.js apps/executor/src/main.ts`)
+ * starts the real executor (`node -r ./tools/register.js apps/executor/src/main.ts`)
  * detached in its own session, and reads the status file back.
  */
 export class ExecutorRun {
