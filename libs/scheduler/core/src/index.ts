@@ -6,6 +6,7 @@ export * from './lib/pending-queue';
 export * from './lib/deploy-check';
 export * from './lib/task-launch';
 export * from './lib/failures';
+export * from './lib/crash-loops';
 export * from './lib/placement';
 export * from './lib/schedule';
 export * from './lib/health';

@@ -9,3 +9,4 @@ export * from './lib/agent-protocol';
 export * from './lib/validation';
 export * from './lib/shell-command';
 export * from './lib/node-metadata';
+export * from './lib/crash-loop';

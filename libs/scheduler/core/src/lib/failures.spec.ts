@@ -18,6 +18,15 @@ describe('failure classification', () => {
     expect(failureTypeOf({ requestType: 'SERVICE', killedOnPurpose: false, ...end })).toBe(type);
   });
 
+  it.each([
+    [{ state: 'TASK_FAILED' as const, everRunning: false }, 'STARTUP_FAILURE'],
+    [{ state: 'TASK_FAILED' as const, everRunning: true }, 'BAD_EXIT_CODE'],
+    [{ state: 'TASK_FAILED' as const, everRunning: false, message: 'Task killed by the kernel: out of memory (limit 64 MB)' }, 'OOM'],
+    [{ state: 'TASK_KILLED' as const, killedOnPurpose: true, killedAsUnhealthyNewTask: true }, 'STARTUP_FAILURE'],
+  ])('a task that never got going: %j is %s', (end, type) => {
+    expect(failureTypeOf({ requestType: 'SERVICE', killedOnPurpose: false, ...end })).toBe(type);
+  });
+
   it('does not count a kill the scheduler asked for, nor a finished one-off run', () => {
     expect(failureTypeOf({ state: 'TASK_FAILED', requestType: 'SERVICE', killedOnPurpose: true })).toBeUndefined();
     expect(failureTypeOf({ state: 'TASK_FINISHED', requestType: 'ON_DEMAND', killedOnPurpose: false })).toBeUndefined();

@@ -50,7 +50,20 @@ export function emptyDeployStatistics(requestId: string, deployId: string): Depl
  * a success, a kill the scheduler or a user asked for, or a launch the agent
  * refused as invalid (spec §2.6: those never count towards cool-down).
  */
-export function failureTypeOf(end: { state: ExtendedTaskState; reason?: string; message?: string; requestType: RequestType; killedOnPurpose: boolean }): TaskFailureType | undefined {
+export function failureTypeOf(end: {
+  state: ExtendedTaskState;
+  reason?: string;
+  message?: string;
+  requestType: RequestType;
+  killedOnPurpose: boolean;
+  /** Whether the task ever reached TASK_RUNNING; absent counts as yes. */
+  everRunning?: boolean;
+  /** The scheduler killed it because it never became healthy (UNHEALTHY_NEW_TASK, OVERDUE_NEW_TASK). */
+  killedAsUnhealthyNewTask?: boolean;
+}): TaskFailureType | undefined {
+  // A new task that never passed its health checks failed to start, even though the scheduler
+  // is the one that killed it: the startup crash-loop rule needs to see these.
+  if (end.killedAsUnhealthyNewTask) return 'STARTUP_FAILURE';
   if (end.killedOnPurpose || end.state === 'TASK_KILLED') return undefined;
   if (end.reason === 'REASON_TASK_INVALID') return undefined;
   const text = `${end.reason ?? ''} ${end.message ?? ''}`;
@@ -61,7 +74,8 @@ export function failureTypeOf(end: { state: ExtendedTaskState; reason?: string; 
     case 'TASK_FAILED':
       if (/MEMORY|OOM|out of memory/i.test(text)) return 'OOM';
       if (/DISK/i.test(text)) return 'OUT_OF_DISK_SPACE';
-      return 'BAD_EXIT_CODE';
+      // Died before it ever ran (artifacts, bad command…): a startup failure, not a crash of a running task.
+      return end.everRunning === false ? 'STARTUP_FAILURE' : 'BAD_EXIT_CODE';
     case 'TASK_LOST':
     case 'TASK_LOST_WHILE_DOWN':
     case 'TASK_GONE':
@@ -94,16 +108,31 @@ export function recordTaskEnd(
   return next;
 }
 
-/** Failures counted in the cool-down window ending at `now`. */
-export function recentFailures(stats: DeployStatistics | undefined, now: number, settings: CooldownSettings): number {
-  if (!stats) return 0;
+type FastFailureSettings = Pick<CooldownSettings, 'cooldownFailureThreshold' | 'evaluateCooldownOverMinutes'>;
+
+/**
+ * The failures inside the cool-down window ending at `now` when they are
+ * enough for a fast failure loop, else none. One rule for both SYSTEM_COOLDOWN
+ * and the FAST_FAILURE_LOOP crash loop (spec §2.6, scenario 36).
+ */
+export function fastFailureLoop(events: readonly TaskFailureEvent[], now: number, settings: FastFailureSettings): TaskFailureEvent[] {
+  const inWindow = failuresInCooldownWindow(events, now, settings);
+  return inWindow.length >= settings.cooldownFailureThreshold ? inWindow : [];
+}
+
+function failuresInCooldownWindow(events: readonly TaskFailureEvent[], now: number, settings: FastFailureSettings): TaskFailureEvent[] {
   const since = now - settings.evaluateCooldownOverMinutes * 60_000;
-  return stats.taskFailureEvents.filter((e) => e.timestamp > since).length;
+  return events.filter((e) => e.timestamp > since);
+}
+
+/** Failures counted in the cool-down window ending at `now`. */
+export function recentFailures(stats: DeployStatistics | undefined, now: number, settings: FastFailureSettings): number {
+  return stats ? failuresInCooldownWindow(stats.taskFailureEvents, now, settings).length : 0;
 }
 
 /** FAST_FAILURE_LOOP (spec §2.6, scenario 36): enough failures within the window. */
-export function isFailingFast(stats: DeployStatistics | undefined, now: number, settings: CooldownSettings): boolean {
-  return recentFailures(stats, now, settings) >= settings.cooldownFailureThreshold;
+export function isFailingFast(stats: DeployStatistics | undefined, now: number, settings: FastFailureSettings): boolean {
+  return stats !== undefined && fastFailureLoop(stats.taskFailureEvents, now, settings).length > 0;
 }
 
 /**
