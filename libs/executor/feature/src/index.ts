@@ -20,3 +20,4 @@ export * from './lib/task-logs';
 export * from './lib/thread-checker';
 export * from './lib/global-task-definition';
 export * from './lib/cleanup';
+export * from './lib/download-service';

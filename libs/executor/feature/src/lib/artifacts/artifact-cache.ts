@@ -67,13 +67,15 @@ const MAX_NAME = 240;
  *   eviction can unlink the entry without breaking this task's staging.
  * - **Size cap**: after an entry is added, entries are removed oldest mtime
  *   first until the total is within `maxBytes`, except the entries this
- *   executor uses and entries touched within `inUseGraceMillis`.
+ *   process holds (fetched, not yet released) and entries touched within
+ *   `inUseGraceMillis`.
  * - **No md5 sum** (or one that is not 32 hex digits): nothing to key the
  *   entry by and nothing to check a hit against, so the artifact is
  *   downloaded to a temp file, used and removed; it is never cached.
  */
 export class ArtifactCache {
-  private readonly pinned = new Set<string>();
+  /** Entries fetched and not yet released here, with how many holders each: never evicted by this process. */
+  private readonly pinned = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly options: ArtifactCacheOptions) {
@@ -102,9 +104,17 @@ export class ArtifactCache {
     if (!entry || !directory) return this.fetchUncached(artifact, label, download, signal, logger);
     await mkdir(directory, { recursive: true });
     const cachePath = join(directory, entry);
-    this.pinned.add(entry);
+    // Counted, not a set: a long-running process (the download service) must let go of entries it no longer reads.
+    this.pin(entry);
+    const unpin = () => this.unpin(entry);
 
-    const hit = await this.lookup(cachePath, artifact, label, signal, logger);
+    let hit: FetchedArtifactFile | undefined;
+    try {
+      hit = await this.lookup(cachePath, artifact, label, signal, logger, unpin);
+    } catch (err) {
+      unpin();
+      throw err;
+    }
     if (hit) return hit;
 
     const temp = join(directory, tempName(DOWNLOAD_PREFIX, entry));
@@ -116,13 +126,24 @@ export class ArtifactCache {
       pin = await linkOrUndefined(temp, join(directory, tempName(PIN_PREFIX, entry)), logger);
       await rename(temp, cachePath);
     } catch (err) {
+      unpin();
       await rm(temp, { force: true });
       if (pin) await rm(pin, { force: true });
       throw err;
     }
     logger.info({ artifact: label, cachePath }, 'artifact downloaded into the cache');
     await this.evictQuietly(logger);
-    return fetched(pin ?? cachePath, cachePath, false, pin);
+    return fetched(pin ?? cachePath, cachePath, false, pin, unpin);
+  }
+
+  private pin(entry: string): void {
+    this.pinned.set(entry, (this.pinned.get(entry) ?? 0) + 1);
+  }
+
+  private unpin(entry: string): void {
+    const holders = (this.pinned.get(entry) ?? 0) - 1;
+    if (holders > 0) this.pinned.set(entry, holders);
+    else this.pinned.delete(entry);
   }
 
   /** A valid entry (pinned by a private link and touched), or undefined after removing an invalid one. */
@@ -132,6 +153,7 @@ export class ArtifactCache {
     label: string,
     signal: AbortSignal,
     logger: Logger,
+    unpin: () => void,
   ): Promise<FetchedArtifactFile | undefined> {
     const directory = this.options.directory as string;
     // Link first, check the link: the checked bytes are the ones this task reads, whatever happens to the entry meanwhile.
@@ -161,7 +183,7 @@ export class ArtifactCache {
     const now = new Date(this.now());
     await utimes(readPath, now, now).catch((err: unknown) => logger.debug({ err, cachePath }, 'could not touch the cache entry'));
     logger.info({ artifact: label, cachePath }, 'artifact cache hit');
-    return fetched(readPath, cachePath, true, pin);
+    return fetched(readPath, cachePath, true, pin, unpin);
   }
 
   private async fetchUncached(
@@ -246,12 +268,16 @@ export class ArtifactCache {
   }
 }
 
-function fetched(path: string, cachePath: string, fromCache: boolean, pin: string | undefined): FetchedArtifactFile {
+function fetched(path: string, cachePath: string, fromCache: boolean, pin: string | undefined, unpin: () => void): FetchedArtifactFile {
+  let released = false;
   return {
     path,
     cachePath,
     fromCache,
     release: async () => {
+      if (released) return;
+      released = true;
+      unpin();
       if (pin) await rm(pin, { force: true }).catch(() => undefined);
     },
   };

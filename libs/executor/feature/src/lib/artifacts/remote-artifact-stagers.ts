@@ -5,9 +5,10 @@ import type { ExecutorConfig } from '../executor-config';
 import { resolveInsideSandbox } from '../sandbox-paths';
 import { ArtifactCache, type FetchedArtifactFile } from './artifact-cache';
 import { readArtifactList, type ArtifactList } from './artifact-list';
-import { placeArtifact } from './artifact-placement';
+import { artifactTargetDirectory, placeArtifact } from './artifact-placement';
 import { verifySignatures, type FetchedPath } from './artifact-signatures';
 import { downloadHttp } from './http-download';
+import type { LocalDownloadClient } from './local-download-client';
 import { S3Downloader } from './s3-download';
 
 /** Stages the artifacts an artifact list names (embedded, S3 + signatures, external), in the task's sandbox. */
@@ -86,6 +87,15 @@ async function stageLists(
  * verified against the cache paths, and only then is anything placed in `T`,
  * so a bad signature leaves the sandbox as it was. Artifact lists among them
  * are expanded last.
+ *
+ * With a local download service (`useLocalDownloadService`, spec slave §3)
+ * each plain artifact is first asked of the service, which fetches it into
+ * the shared cache and places it itself; whatever the service does not
+ * deliver (an error, a non-200, a timeout, no service) is downloaded
+ * in-process as above. Two kinds always stay in-process: artifact lists (the
+ * executor reads them, the service only places files) and the artifacts of a
+ * task with signatures (the service would place them before the signatures
+ * are checked).
  */
 export class S3ArtifactStager implements ArtifactStager {
   readonly name = 's3-artifacts';
@@ -94,17 +104,60 @@ export class S3ArtifactStager implements ArtifactStager {
     private readonly fetcher: ArtifactFetcher,
     private readonly config: ExecutorConfig,
     private readonly stageList: StageArtifactList,
+    private readonly localService?: LocalDownloadClient,
   ) {}
 
   async stage(data: ExecutorData, context: StagingContext): Promise<void> {
     const artifacts = data.s3Artifacts ?? [];
     const signatures = data.s3ArtifactSignatures ?? [];
     if (artifacts.length === 0 && signatures.length === 0) return;
-    if (this.config.executor.useLocalDownloadService) {
-      // Spec slave §1.5: any trouble with the download service falls back to downloading in-process; there is none here yet.
-      context.logger.info('useLocalDownloadService is set, but there is no local download service yet: downloading in-process');
-    }
     await checkTargets(artifacts, context);
+    let inProcess = artifacts;
+    if (this.localService && signatures.length > 0) {
+      context.logger.info(
+        { signatures: signatures.length },
+        'artifacts with signatures are checked before they are placed, which the local download service cannot do: downloading in-process',
+      );
+    } else if (this.localService && artifacts.length > 0) {
+      inProcess = await this.stageThroughService(this.localService, artifacts, context);
+    }
+    await this.stageInProcess(inProcess, signatures, context);
+  }
+
+  /** Asks the service for every plain artifact at once (its client limits the connections); returns those left to do in-process, in order. */
+  private async stageThroughService(service: LocalDownloadClient, artifacts: readonly S3Artifact[], context: StagingContext): Promise<S3Artifact[]> {
+    const { signal, logger, sandboxDirectory } = context;
+    const delivered = new Set<S3Artifact>();
+    const outcomes = await Promise.allSettled(
+      artifacts
+        .filter((artifact) => !artifact.isArtifactList)
+        .map(async (artifact) => {
+          const label = artifactLabel(artifact);
+          // The same checked, created directory in-process placement would use: the service gets an absolute path inside T.
+          const target = await artifactTargetDirectory(artifact, sandboxDirectory);
+          const started = Date.now();
+          try {
+            await service.download(artifact, target, signal);
+          } catch (err) {
+            if (signal.aborted) throw signal.reason;
+            logger.warn(
+              { artifact: label, service: service.endpoint, reason: (err as Error).message },
+              'local download service did not deliver the artifact: downloading it in-process',
+            );
+            return;
+          }
+          delivered.add(artifact);
+          logger.info({ artifact: label, target, millis: Date.now() - started }, 'artifact placed by the local download service');
+        }),
+    );
+    signal.throwIfAborted();
+    const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
+    return artifacts.filter((artifact) => !delivered.has(artifact));
+  }
+
+  private async stageInProcess(artifacts: readonly S3Artifact[], signatures: readonly S3ArtifactSignature[], context: StagingContext): Promise<void> {
+    if (artifacts.length === 0 && signatures.length === 0) return;
     const held: FetchedArtifactFile[] = [];
     try {
       const files: Array<{ artifact: S3Artifact; file: FetchedArtifactFile }> = [];
