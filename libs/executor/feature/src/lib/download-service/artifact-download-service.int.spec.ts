@@ -263,14 +263,19 @@ describe('artifact download service', () => {
   });
 
   describe('the executor with useLocalDownloadService', () => {
-    async function stage(data: Partial<ExecutorData>, executorOver: Record<string, unknown>, s3Over: Record<string, unknown> = {}): Promise<string> {
+    async function stage(
+      data: Partial<ExecutorData>,
+      executorOver: Record<string, unknown>,
+      s3Over: Record<string, unknown> = {},
+      signal = new AbortController().signal,
+    ): Promise<string> {
       const sandbox = join(root, `T-${randomBytes(4).toString('hex')}`);
       mkdirSync(sandbox);
       const config = executorConfig({
         s3: { artifactCacheDirectory: cacheDir, s3Endpoint: s3.endpoint, s3AccessKey: s3.accessKey, s3SecretKey: s3.secretKey, ...s3Over },
         executor: { useLocalDownloadService: true, ...executorOver },
       });
-      const context: StagingContext = { sandboxDirectory: sandbox, signal: new AbortController().signal, logger: silent };
+      const context: StagingContext = { sandboxDirectory: sandbox, signal, logger: silent };
       for (const stager of artifactStagers(config)) await stager.stage({ cmd: 'true', ...data }, context);
       return sandbox;
     }
@@ -303,6 +308,21 @@ describe('artifact download service', () => {
       const other = await stage({ s3Artifacts: [{ ...artifact, filename: 'again.bin' }] }, {}, { localDownloadHttpPort: broken.address.port });
       expect(readFileSync(join(other, 'again.bin')).equals(bytes)).toBe(true);
       expect(broken.metrics()['server.serverErrors']).toBe(1);
+    });
+
+    it('a kill while the service works aborts the request (no fallback), and the service drops the download', async () => {
+      const gated = await gatedS3(s3);
+      servers.push(gated.server);
+      const service = await startService({ s3: { s3Endpoint: gated.endpoint } });
+      const kill = new AbortController();
+      const staging = stage({ s3Artifacts: [{ ...appArtifact, filename: 'killed.tar.gz' }] }, {}, { localDownloadHttpPort: service.address.port }, kill.signal);
+      await eventually(() => expect(gated.held.length).toBe(1));
+      kill.abort(new Error('killed while staging'));
+      await expect(staging).rejects.toThrow('killed while staging');
+      // The service notices its client left: the request ends with an error, the shared fetch is aborted.
+      await eventually(() => expect(service.metrics()).toMatchObject({ 'server.serverErrors': 1, 'downloads.active': 0 }));
+      expect(cacheEntries().filter((name) => !name.startsWith('.'))).toEqual([]);
+      gated.open();
     });
 
     it('keeps artifacts with signatures in-process (they are checked before anything is placed)', async () => {
