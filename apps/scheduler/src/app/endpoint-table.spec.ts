@@ -74,6 +74,8 @@ const ROWS: Row[] = [
   { method: 'GET', template: '/api/requests/queued/cleanup', url: () => '/requests/queued/cleanup' },
   { method: 'GET', template: '/api/requests/ids', url: () => '/requests/ids' },
   { method: 'GET', template: '/api/requests/lbcleanup', url: () => '/requests/lbcleanup' },
+  { method: 'GET', template: '/api/requests/crashloops', url: () => '/requests/crashloops' },
+  { method: 'GET', template: '/api/requests/request/{requestId}/crashloops', url: () => '/requests/request/web/crashloops' },
   { method: 'POST', template: '/api/requests', url: () => '/requests', body: () => ({ id: 'extra', requestType: 'WORKER', instances: 1 }) },
   { method: 'POST', template: '/api/requests/request/{requestId}/run', url: () => '/requests/request/job/run', body: () => ({ runId: 'run-2' }) },
   { method: 'PUT', template: '/api/requests/request/{requestId}/scale', url: () => '/requests/request/extra/scale', body: () => ({ instances: 2, durationMillis: 60000 }) },
@@ -210,5 +212,10 @@ describe('the spec endpoint table, against the reference schemas', () => {
     if (res.body.length === 0) return;
     const value = JSON.parse(res.body) as unknown;
     expect(problems(value, schema)).toEqual([]);
+  });
+
+  it("GET /api/requests/request/{requestId}/crashloops is a 404 for an unknown request, like the request's other routes", async () => {
+    const res = await s.app.inject({ method: 'GET', url: '/singularity/api/requests/request/nope/crashloops' });
+    expect(res.statusCode).toBe(404);
   });
 });

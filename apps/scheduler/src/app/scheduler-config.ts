@@ -4,7 +4,7 @@ import { DEFAULT_VALIDATION_LIMITS } from '@singularity/models';
 import { configFileFromEnv, loadConfig } from '@singularity/node-util';
 import { DEFAULT_WEBHOOK_SETTINGS } from '@singularity/scheduler-feature';
 import { HISTORY_PURGING_DEFAULTS } from '@singularity/scheduler-history';
-import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_HEALTHCHECK_SETTINGS, DEFAULT_LOG_UPLOAD_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
+import { DEFAULT_COOLDOWN_SETTINGS, DEFAULT_CRASH_LOOP_SETTINGS, DEFAULT_HEALTHCHECK_SETTINGS, DEFAULT_LOG_UPLOAD_SETTINGS, DEFAULT_SCHEDULER_SETTINGS } from '@singularity/scheduler-core';
 import { z } from 'zod';
 
 const positive = z.number().positive();
@@ -128,6 +128,20 @@ export const schedulerConfigSchema = z
     cooldownFailureThreshold: z.number().int().positive().default(DEFAULT_COOLDOWN_SETTINGS.cooldownFailureThreshold),
     evaluateCooldownOverMinutes: positive.default(DEFAULT_COOLDOWN_SETTINGS.evaluateCooldownOverMinutes),
     cooldownMinScheduleSeconds: z.number().min(0).default(DEFAULT_COOLDOWN_SETTINGS.cooldownMinScheduleSeconds),
+    // Crash-loop rules (spec §5 crashLoopConfiguration; top level here, next to the cool-down keys they share).
+    evaluateStartupLoopOverMinutes: positive.default(DEFAULT_CRASH_LOOP_SETTINGS.evaluateStartupLoopOverMinutes),
+    startupFailureThreshold: z.number().int().positive().default(DEFAULT_CRASH_LOOP_SETTINGS.startupFailureThreshold),
+    evaluateOomsOverMinutes: positive.default(DEFAULT_CRASH_LOOP_SETTINGS.evaluateOomsOverMinutes),
+    oomFailureThreshold: z.number().int().positive().default(DEFAULT_CRASH_LOOP_SETTINGS.oomFailureThreshold),
+    singleInstanceFailureBucketSizeMinutes: positive.default(DEFAULT_CRASH_LOOP_SETTINGS.singleInstanceFailureBucketSizeMinutes),
+    singleInstanceFailureBuckets: z.number().int().positive().default(DEFAULT_CRASH_LOOP_SETTINGS.singleInstanceFailureBuckets),
+    singleInstanceFailureThreshold: z.number().min(0).max(1).default(DEFAULT_CRASH_LOOP_SETTINGS.singleInstanceFailureThreshold),
+    multiInstanceFailureBucketSizeMinutes: positive.default(DEFAULT_CRASH_LOOP_SETTINGS.multiInstanceFailureBucketSizeMinutes),
+    multiInstanceFailureBuckets: z.number().int().positive().default(DEFAULT_CRASH_LOOP_SETTINGS.multiInstanceFailureBuckets),
+    multiInstanceFailureThreshold: z.number().min(0).max(1).default(DEFAULT_CRASH_LOOP_SETTINGS.multiInstanceFailureThreshold),
+    slowFailureBucketSizeMinutes: positive.default(DEFAULT_CRASH_LOOP_SETTINGS.slowFailureBucketSizeMinutes),
+    slowFailureBuckets: z.number().int().positive().default(DEFAULT_CRASH_LOOP_SETTINGS.slowFailureBuckets),
+    slowFailureThreshold: z.number().min(0).max(1).default(DEFAULT_CRASH_LOOP_SETTINGS.slowFailureThreshold),
     tickDebounceMillis: z.number().min(0).default(100),
     cacheStateForMillis: z.number().min(0).default(60000),
     maxRequestIdSize: z.number().int().positive().default(DEFAULT_VALIDATION_LIMITS.maxRequestIdSize),

@@ -40,6 +40,12 @@ export class RequestsController {
   @Get('lbcleanup') @ApiOperation({ summary: 'Requests waiting for load-balancer cleanup (none until the load balancer integration)' })
   lbCleanup() { return []; }
 
+  @Get('crashloops') @ApiOperation({ summary: 'Open crash loops of every request (requestId → CrashLoopInfo[])' })
+  crashLoops() { return this.rt.requests.allCrashLoops(); }
+
+  @Get('request/:requestId/crashloops') @ApiOperation({ summary: "A request's open and recently ended crash loops (CrashLoopInfo[])" })
+  requestCrashLoops(@Param('requestId') id: string) { return this.rt.requests.crashLoops(id); }
+
   @Get('request/:requestId/simple') @ApiOperation({ summary: 'A request and its state (SingularityRequestWithState)' })
   simple(@Param('requestId') id: string) { return this.rt.requests.simple(id); }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   isLongRunning,
+  type CrashLoopInfo,
   type RequestState,
   type SingularityPendingRequestParent,
   type SingularityRequest,
@@ -83,6 +84,17 @@ export class RequestService {
     const found = this.ctx.state.tasksOf(requestId).find(withRun) ?? this.ctx.state.finishedTasksOf(requestId).find(withRun);
     if (!found) throw new NotFoundError(`Run ${runId} of request ${requestId} has not been launched`);
     return found.task.taskId;
+  }
+
+  /** `GET /requests/request/{id}/crashloops`: its open and recently ended crash loops (404 for an unknown request). */
+  crashLoops(requestId: string): CrashLoopInfo[] {
+    this.find(requestId);
+    return this.scheduler.crashLoops.ofRequest(requestId);
+  }
+
+  /** `GET /requests/crashloops`: request id → its open crash loops. */
+  allCrashLoops(): Record<string, CrashLoopInfo[]> {
+    return this.scheduler.crashLoops.allOpen();
   }
 
   find(requestId: string): RequestRecord {

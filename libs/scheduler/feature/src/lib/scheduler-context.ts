@@ -1,7 +1,7 @@
 import type { SingularityHostState } from '@singularity/models';
 import type { Clock } from '@singularity/util';
 import type { Logger } from '@singularity/node-util';
-import type { CooldownSettings, HealthcheckSettings, LogUploadSettings, SchedulerSettings } from '@singularity/scheduler-core';
+import type { CooldownSettings, CrashLoopSettings, HealthcheckSettings, LogUploadSettings, SchedulerSettings } from '@singularity/scheduler-core';
 import type { SchedulerState } from './scheduler-state';
 
 /** Injection tokens of the scheduler's ports and settings. */
@@ -29,7 +29,9 @@ export interface SchedulerContext {
 export interface SchedulerConfigSettings
   extends SchedulerSettings,
     CooldownSettings,
-    Partial<Omit<HealthcheckSettings, 'considerTaskHealthyAfterRunningForSeconds' | 'deployHealthyBySeconds'>> {
+    Partial<Omit<HealthcheckSettings, 'considerTaskHealthyAfterRunningForSeconds' | 'deployHealthyBySeconds'>>,
+    // The crash-loop rules' own thresholds; absent ones take DEFAULT_CRASH_LOOP_SETTINGS.
+    Partial<Omit<CrashLoopSettings, keyof CooldownSettings>> {
   heartbeatIntervalMillis: number;
   /** How often a reconciliation round starts (spec §5 `startNewReconcileEverySeconds`). */
   startNewReconcileEverySeconds: number;

@@ -13,6 +13,7 @@ import {
   type SingularityTask,
   type SingularityTaskCleanup,
   type SingularityTaskHistoryUpdate,
+  type CrashLoopInfo,
 } from '@singularity/models';
 import type { DeployStatistics, KilledTaskRecord, PendingDeployRecord, SingularityTaskHealthcheckResult, TaskRecord } from '@singularity/scheduler-core';
 import type { StateOp, StateStore } from '@singularity/scheduler-state';
@@ -70,7 +71,9 @@ export type StateEvent =
   | { type: 'requestHistory'; entry: RequestHistoryRecord }
   | { type: 'taskUpdate'; task: SingularityTask; update: SingularityTaskHistoryUpdate }
   | { type: 'deployStarted'; pendingDeploy: PendingDeployRecord; deploy?: SingularityDeploy }
-  | { type: 'deployFinished'; pendingDeploy: PendingDeployRecord; deploy?: SingularityDeploy; result: SingularityDeployResult };
+  | { type: 'deployFinished'; pendingDeploy: PendingDeployRecord; deploy?: SingularityDeploy; result: SingularityDeployResult }
+  /** A crash loop opened (no `end`) or ended. */
+  | { type: 'crashLoop'; info: CrashLoopInfo };
 
 /**
  * A collection owned by an extension (webhooks, history persister…): a map in
@@ -104,6 +107,7 @@ const C = {
   finishedTasks: 'finished-tasks',
   agents: 'agents',
   racks: 'racks',
+  crashLoops: 'crash-loops',
 } as const;
 
 // A bound for live memory; the history persister normally moves finished tasks to SQL long before.
@@ -114,6 +118,9 @@ const healthcheckKey = (r: SingularityTaskHealthcheckResult) => `${r.taskId.id}:
 
 /** Unique per event: two events of one request in the same millisecond differ in type or get a later timestamp. */
 const requestHistoryKey = (e: RequestHistoryRecord) => `${e.request.id}:${e.createdAt}:${e.eventType}`;
+
+/** One record per loop: a loop keeps its key when it ends. */
+const crashLoopKey = (l: CrashLoopInfo) => `${l.requestId}:${l.deployId}:${l.type}:${l.start}`;
 
 export const deployKey = (requestId: string, deployId: string) => `${requestId}:${deployId}`;
 
@@ -159,6 +166,10 @@ export class SchedulerState {
   private readonly awaitingAgent = new Set<string>();
   readonly agents = new Map<string, AgentRecord>();
   readonly racks = new Map<string, RackRecord>();
+  /** Crash loops by request (open and recently ended; a handful per request). */
+  private readonly crashLoops = new Map<string, Map<string, CrashLoopInfo>>();
+  /** Requests with an open crash loop: the only ones the periodic check revisits. */
+  private readonly openCrashLoopRequests = new Set<string>();
 
   private batch: StateOp[] = [];
   private readonly listeners: Array<(event: StateEvent) => void> = [];
@@ -215,6 +226,7 @@ export class SchedulerState {
     });
     each<AgentRecord>(C.agents, (k, v) => this.agents.set(k, v));
     each<RackRecord>(C.racks, (k, v) => this.racks.set(k, v));
+    each<CrashLoopInfo>(C.crashLoops, (k, v) => this.indexCrashLoop(k, v));
   }
 
   /** Registers a listener for state events (see StateEvent). */
@@ -364,6 +376,33 @@ export class SchedulerState {
   }
   deployIdsOf(requestId: string): string[] {
     return [...(this.deployIdsByRequest.get(requestId)?.keys() ?? [])];
+  }
+
+  // ---- crash loops ----
+  private indexCrashLoop(key: string, loop: CrashLoopInfo): void {
+    addToIndex(this.crashLoops, loop.requestId, key, loop);
+    const anyOpen = [...(this.crashLoops.get(loop.requestId)?.values() ?? [])].some((l) => l.end === undefined);
+    if (anyOpen) this.openCrashLoopRequests.add(loop.requestId);
+    else this.openCrashLoopRequests.delete(loop.requestId);
+  }
+  crashLoopsOf(requestId: string): CrashLoopInfo[] {
+    return [...(this.crashLoops.get(requestId)?.values() ?? [])];
+  }
+  requestsWithOpenCrashLoops(): string[] {
+    return [...this.openCrashLoopRequests];
+  }
+  /** Records a loop that opened or ended; CRASHLOOP webhooks hear of it in the same commit. */
+  saveCrashLoop(loop: CrashLoopInfo): void {
+    this.indexCrashLoop(crashLoopKey(loop), loop);
+    this.put(C.crashLoops, crashLoopKey(loop), loop);
+    this.emit({ type: 'crashLoop', info: loop });
+  }
+  /** Forgets a loop without telling anyone (an old deploy's, or beyond the kept history). */
+  deleteCrashLoop(loop: CrashLoopInfo): void {
+    const key = crashLoopKey(loop);
+    removeFromIndex(this.crashLoops, loop.requestId, key);
+    this.del(C.crashLoops, key);
+    if (!this.crashLoopsOf(loop.requestId).some((l) => l.end === undefined)) this.openCrashLoopRequests.delete(loop.requestId);
   }
 
   // ---- pending queue ----

@@ -48,6 +48,7 @@ import { ReadModels } from './read-models';
 import { RequestEvents } from './request-events';
 import type { SchedulerContext } from './scheduler-context';
 import { withMachineState } from './machine.service';
+import { CrashLoopMonitor } from './crash-loop-monitor';
 import type { AgentRecord, RackRecord, RequestRecord } from './scheduler-state';
 
 /** Zone of SCHEDULED requests without `scheduleTimeZone` (spec §2.4: the server's). */
@@ -78,6 +79,7 @@ export class TaskScheduler {
   readonly reconciler: TaskReconciler;
   readonly health: HealthMonitor;
   readonly expiring: ExpiringActions;
+  readonly crashLoops: CrashLoopMonitor;
   readonly lb: LoadBalancerCoordinator;
   /** Tasks whose launch the agent has accepted in this process's life (memory only; resent after a restart). */
   private readonly launchAccepted = new Set<string>();
@@ -98,6 +100,7 @@ export class TaskScheduler {
   ) {
     this.events = new RequestEvents(ctx);
     this.expiring = new ExpiringActions(ctx.state);
+    this.crashLoops = new CrashLoopMonitor(ctx);
     this.read = new ReadModels(ctx, this.expiring);
     this.lb = new LoadBalancerCoordinator(ctx, loadBalancer, ctx.settings.loadBalancerRemovalGracePeriodMillis ?? 0);
     this.health = new HealthMonitor(ctx, new HttpHealthChecker({ clock: ctx.clock, timers, logger: ctx.logger }), (record, verdict) => {
@@ -188,6 +191,7 @@ export class TaskScheduler {
     this.reconciler.maybeStartRound(now);
     this.checkMachines(now);
     this.checkCooldowns(now);
+    this.crashLoops.checkOpen(now);
     this.checkExpiringActions(now);
     this.forgetFinishedBounces();
     for (const taskId of this.lb.failedAdds()) {
@@ -769,6 +773,7 @@ export class TaskScheduler {
     const now = this.ctx.clock.now();
     const { requestId, deployId, instanceNo } = record.task.taskId;
     const intentional = isLeaving(record);
+    const cleanupType = record.cleanup?.cleanupType;
     state.finishTask(record, now);
     this.lb.onTaskFinished(record.task);
     this.health.stop(record.task.taskId.id);
@@ -780,7 +785,15 @@ export class TaskScheduler {
     if (!requestRecord) return;
     const type = requestRecord.request.requestType;
     const pt = record.task.taskRequest.pendingTask;
-    const failure = failureTypeOf({ state: taskState, reason, message, requestType: type, killedOnPurpose: intentional });
+    const failure = failureTypeOf({
+      state: taskState,
+      reason,
+      message,
+      requestType: type,
+      killedOnPurpose: intentional,
+      everRunning: record.updates.some((u) => u.taskState === 'TASK_RUNNING'),
+      killedAsUnhealthyNewTask: isLongRunning(type) && (cleanupType === 'UNHEALTHY_NEW_TASK' || cleanupType === 'OVERDUE_NEW_TASK'),
+    });
     const stats = recordTaskEnd(state.getDeployStatistics(requestId, deployId) ?? emptyDeployStatistics(requestId, deployId), {
       state: taskState,
       instanceNo,
@@ -789,6 +802,8 @@ export class TaskScheduler {
       isRetry: pt.pendingTaskId.pendingType === 'RETRY',
     });
     state.putDeployStatistics(stats);
+    // A crash loop can only open at a failure: this request is the only one to look at.
+    if (failure) this.crashLoops.evaluate(requestId, now);
 
     const pending = state.getPendingDeploy(requestId);
     if (pending && pending.deployMarker.deployId === deployId && !intentional && isLongRunning(type)) {
@@ -838,7 +853,8 @@ export class TaskScheduler {
     }
 
     const isActiveDeploy = state.activeDeployId(requestId) === deployId;
-    if (failure && isActiveDeploy && requestRecord.state === 'ACTIVE' && isFailingFast(stats, now, this.ctx.settings)) {
+    // A startup failure the scheduler killed counts in the window but does not itself start a cool-down (spec §2.6: not KILLED).
+    if (failure && !intentional && isActiveDeploy && requestRecord.state === 'ACTIVE' && isFailingFast(stats, now, this.ctx.settings)) {
       const failures = recentFailures(stats, now, this.ctx.settings);
       this.events.setRequestState(requestRecord, 'SYSTEM_COOLDOWN', 'ENTERED_COOLDOWN', undefined, `${failures} failures within ${this.ctx.settings.evaluateCooldownOverMinutes} min; replacements wait ${this.ctx.settings.cooldownMinScheduleSeconds} s`);
       this.ctx.logger.warn({ requestId, failures }, 'request entered system cool-down');

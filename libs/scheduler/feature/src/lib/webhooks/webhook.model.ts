@@ -1,4 +1,5 @@
 import type {
+  CrashLoopInfo,
   SingularityDeploy,
   SingularityDeployMarker,
   SingularityDeployResult,
@@ -44,18 +45,8 @@ export interface SingularityTaskWebhook {
   taskUpdate: SingularityTaskHistoryUpdate;
 }
 
-/**
- * Body of a CRASHLOOP webhook (`CrashLoopInfo` of the reference). Nothing
- * detects crash loops yet; `WebhookService.crashLoop` is where a detector
- * hands them over.
- */
-export interface CrashLoopInfo {
-  requestId: string;
-  deployId: string;
-  start: number;
-  end?: number;
-  type: 'FAST_FAILURE_LOOP' | 'SINGLE_INSTANCE_FAILURE_LOOP' | 'MULTI_INSTANCE_FAILURE' | 'UNEXPECTED_EXITS' | 'OOM' | 'SLOW_FAILURES' | 'STARTUP_FAILURE_LOOP';
-}
+/** Body of a CRASHLOOP webhook: the loop as `GET …/crashloops` shows it. */
+export type { CrashLoopInfo } from '@singularity/models';
 
 /** The JSON POSTed for each type. */
 export interface WebhookPayloads {

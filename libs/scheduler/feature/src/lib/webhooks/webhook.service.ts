@@ -83,13 +83,14 @@ export class WebhookService {
   }
 
   /**
-   * Queues a crash loop for the CRASHLOOP webhooks. For a crash-loop detector
-   * to call inside its state mutation (the live state has no crash-loop event
-   * yet); the caller's flush makes it durable.
+   * Queues a crash loop for the CRASHLOOP webhooks: once when it opens, once
+   * more (with `end`) when it ends. Called inside the state mutation that saved
+   * the loop; the caller's flush makes it durable.
    */
   crashLoop(info: CrashLoopInfo): void {
     const placeholders = { requestId: info.requestId, deployId: info.deployId };
-    this.queue.enqueue('CRASHLOOP', `${info.requestId}:${info.deployId}:${info.type}:${info.start}`, placeholders, info, this.ctx.clock.now());
+    const key = `${info.requestId}:${info.deployId}:${info.type}:${info.start}:${info.end ?? 'open'}`;
+    this.queue.enqueue('CRASHLOOP', key, placeholders, info, this.ctx.clock.now());
   }
 
   private queued(webhookId: string | undefined, type: SingularityWebhook['type']) {
@@ -122,6 +123,9 @@ export class WebhookService {
         this.queue.enqueue('TASK', key, placeholders, { task: event.task, taskUpdate: event.update }, now);
         return;
       }
+      case 'crashLoop':
+        this.crashLoop(event.info);
+        return;
     }
   }
 }
