@@ -111,6 +111,8 @@ describe('SingularityClient', () => {
     ['unpause', (c) => c.unpause('my-app'), 'POST', '/singularity/api/requests/request/my-app/unpause', undefined],
     ['bounce', (c) => c.bounce('my-app', { incremental: true }), 'POST', '/singularity/api/requests/request/my-app/bounce', { incremental: true }],
     ['exitCooldown', (c) => c.exitCooldown('my-app'), 'POST', '/singularity/api/requests/request/my-app/exit-cooldown', undefined],
+    ['getCrashLoops', (c) => c.getCrashLoops(), 'GET', '/singularity/api/requests/crashloops', undefined],
+    ['getCrashLoopsForRequest', (c) => c.getCrashLoopsForRequest('my app'), 'GET', '/singularity/api/requests/request/my%20app/crashloops', undefined],
     ['run', (c) => c.run('my-app', { runId: 'r1', commandLineArgs: ['--x'] }), 'POST', '/singularity/api/requests/request/my-app/run', { runId: 'r1', commandLineArgs: ['--x'] }],
     ['scale', (c) => c.scale('my-app', { instances: 5 }), 'PUT', '/singularity/api/requests/request/my-app/scale', { instances: 5 }],
     [

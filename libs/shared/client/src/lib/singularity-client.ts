@@ -1,4 +1,5 @@
 import type {
+  CrashLoopInfo,
   MachineState,
   RequestType,
   SingularityAgent,
@@ -120,6 +121,16 @@ export class SingularityClient {
 
   exitCooldown(requestId: string, body?: SingularityExitCooldownRequest): Promise<SingularityRequestParent> {
     return this.call('POST', `/requests/request/${seg(requestId)}/exit-cooldown`, { body });
+  }
+
+  /** `GET /requests/crashloops`: request id → its open crash loops. */
+  getCrashLoops(): Promise<Record<string, CrashLoopInfo[]>> {
+    return this.call('GET', '/requests/crashloops');
+  }
+
+  /** `GET /requests/request/{id}/crashloops`: its open and recently ended crash loops. */
+  getCrashLoopsForRequest(requestId: string): Promise<CrashLoopInfo[]> {
+    return this.call('GET', `/requests/request/${seg(requestId)}/crashloops`);
   }
 
   /** `POST /requests/request/{id}/run` (run now, spec §2.4). */
