@@ -4,9 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { Header } from 'tar';
-import { startS3rver, type S3rverHandle } from '@singularity/testing';
+import { startS3rver, tarGz, type S3rverHandle, type TarMember } from '@singularity/testing';
 import { eventually, useExecutorRuns, type ExecutorRun } from './testing/executor-harness';
 
 /**
@@ -17,29 +15,7 @@ import { eventually, useExecutorRuns, type ExecutorRun } from './testing/executo
 const BUCKET = 'artifacts';
 const md5 = (bytes: Buffer | string) => createHash('md5').update(bytes).digest('hex');
 
-interface Member {
-  path: string;
-  type?: 'File' | 'Directory' | 'SymbolicLink';
-  body?: string;
-  linkpath?: string;
-  mode?: number;
-}
 
-/** A gzip'd tar built header by header, so that it can also hold what no well-behaved tar writes. */
-function tarGz(members: Member[]): Buffer {
-  const blocks: Buffer[] = [];
-  for (const member of members) {
-    const type = member.type ?? 'File';
-    const body = Buffer.from(member.body ?? '');
-    const block = Buffer.alloc(512);
-    const size = type === 'File' ? body.length : 0;
-    new Header({ path: member.path, type, size, linkpath: member.linkpath, mode: member.mode ?? 0o644, uid: 0, gid: 0, mtime: new Date() }).encode(block, 0);
-    blocks.push(block);
-    if (size > 0) blocks.push(body, Buffer.alloc((512 - (size % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks));
-}
 
 const cut = (message: string) => message.slice(0, 80);
 const executorLog = (run: ExecutorRun) => (existsSync(run.sandboxFile('executor.log')) ? readFileSync(run.sandboxFile('executor.log'), 'utf8') : '');
@@ -225,7 +201,7 @@ describe('executor: artifacts', () => {
 
     it('refuses a crafted tarball (../evil, an absolute path, a symlink to /etc), naming the artifact and the member', async () => {
       const absolute = join(tmpdir(), `crafted-evil-${process.pid}`);
-      const cases: Array<[Member, string]> = [
+      const cases: Array<[TarMember, string]> = [
         [{ path: '../evil', body: 'x' }, `refusing archive member "../evil": '..' in its path`],
         [{ path: absolute, body: 'x' }, `refusing archive member "${absolute}": absolute path`],
         [{ path: 'etc', type: 'SymbolicLink', linkpath: '/etc' }, 'refusing archive member "etc": symbolic link to "/etc" points outside the task sandbox'],

@@ -2,9 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { Header } from 'tar';
-import { freePort, spawnTs, startS3rver, type S3rverHandle, type SpawnedProcess } from '@singularity/testing';
+import { freePort, spawnTs, startS3rver, tarGz, type S3rverHandle, type SpawnedProcess } from '@singularity/testing';
 import { useExecutorRuns, type ExecutorRun } from './testing/executor-harness';
 
 /**
@@ -18,17 +16,6 @@ const BUCKET = 'artifacts';
 const SERVICE_MAIN = 'apps/artifact-download-service/src/main.ts';
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 
-function tarGz(files: Record<string, string>): Buffer {
-  const blocks: Buffer[] = [];
-  for (const [path, content] of Object.entries(files)) {
-    const body = Buffer.from(content);
-    const block = Buffer.alloc(512);
-    new Header({ path, type: 'File', size: body.length, mode: 0o755, uid: 0, gid: 0, mtime: new Date() }).encode(block, 0);
-    blocks.push(block, body, Buffer.alloc((512 - (body.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks));
-}
 
 const PLACED_BY_SERVICE = 'artifact placed by the local download service';
 const FELL_BACK = 'local download service did not deliver the artifact: downloading it in-process';

@@ -7,3 +7,4 @@ export * from './lib/free-port';
 export * from './lib/cgroups';
 export * from './lib/node-config';
 export * from './lib/status-server';
+export * from './lib/atomic-file';

@@ -7,3 +7,4 @@ export * from './lib/spawn-ts';
 export * from './lib/repo-paths';
 export * from './lib/config-keys';
 export * from './lib/s3rver';
+export * from './lib/tar-gz';

@@ -1,7 +1,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { safeTaskId, type ExecutorTaskDefinition } from '@singularity/models';
-import { writeJsonAtomic } from './atomic-file';
+import { writeJsonAtomic } from '@singularity/node-util';
 import type { ExecutorConfig } from './executor-config';
 import { parseTaskDefinition } from './task-definition';
 

@@ -1,8 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { isProcessAlive, startStatusServer, type Logger, type StatusServer } from '@singularity/node-util';
+import { join, resolve } from 'node:path';
+import { isProcessAlive, startStatusServer, writeJsonAtomic, type Logger, type StatusServer } from '@singularity/node-util';
 import { MetadataUploader } from './metadata-uploader';
 import { ProgramOpenFileChecker, type OpenFileChecker } from './open-files';
 import { S3Transfer } from './s3-transfer';
@@ -368,10 +368,7 @@ export class S3Uploader {
     const path = this.config.s3uploader.metricsFilePath;
     if (!path) return;
     try {
-      await mkdir(dirname(path), { recursive: true });
-      const tmp = `${path}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify(this.metrics(), null, 2)}\n`);
-      await rename(tmp, path);
+      await writeJsonAtomic(path, this.metrics());
     } catch (err) {
       this.logger.warn({ err, path }, 'cannot write the metrics file');
     }

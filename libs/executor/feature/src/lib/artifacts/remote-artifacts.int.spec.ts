@@ -6,11 +6,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import pino from 'pino';
-import { Header } from 'tar';
 import type { ExecutorData } from '@singularity/models';
-import { startS3rver, type S3rverHandle } from '@singularity/testing';
+import { startS3rver, tarGz, type S3rverHandle } from '@singularity/testing';
 import type { StagingContext } from '../artifact-stager';
 import { executorConfig, type ExecutorConfigInput } from '../executor-config';
 import { ArtifactDownloadError, ArtifactSignatureError, ArtifactVerificationError, TaskFailureError } from '../executor-errors';
@@ -24,18 +22,6 @@ import { artifactStagers } from './index';
 const BUCKET = 'artifacts';
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 
-/** A gzip'd tar of `files` (path → content). */
-function tarGz(files: Record<string, string>): Buffer {
-  const blocks: Buffer[] = [];
-  for (const [path, content] of Object.entries(files)) {
-    const body = Buffer.from(content);
-    const block = Buffer.alloc(512);
-    new Header({ path, type: 'File', size: body.length, mode: 0o755, uid: 0, gid: 0, mtime: new Date() }).encode(block, 0);
-    blocks.push(block, body, Buffer.alloc((512 - (body.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks));
-}
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -4,11 +4,9 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import pino from 'pino';
-import { Header } from 'tar';
 import type { ExecutorData, S3Artifact } from '@singularity/models';
-import { eventually, freePort, startS3rver, type S3rverHandle } from '@singularity/testing';
+import { eventually, freePort, startS3rver, tarGz, type S3rverHandle } from '@singularity/testing';
 import type { StagingContext } from '../artifact-stager';
 import { executorConfig } from '../executor-config';
 import { artifactStagers } from '../artifacts';
@@ -24,27 +22,7 @@ const BUCKET = 'artifacts';
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 const silent = pino({ level: 'silent' });
 
-interface Member {
-  path: string;
-  body?: string;
-  type?: 'File' | 'SymbolicLink';
-  linkpath?: string;
-}
 
-function tarGz(members: Member[]): Buffer {
-  const blocks: Buffer[] = [];
-  for (const member of members) {
-    const type = member.type ?? 'File';
-    const body = Buffer.from(member.body ?? '');
-    const size = type === 'File' ? body.length : 0;
-    const block = Buffer.alloc(512);
-    new Header({ path: member.path, type, size, linkpath: member.linkpath, mode: 0o644, uid: 0, gid: 0, mtime: new Date() }).encode(block, 0);
-    blocks.push(block);
-    if (size > 0) blocks.push(body, Buffer.alloc((512 - (size % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(blocks));
-}
 
 /** A proxy in front of s3rver that holds every HEAD until `open()` (so that requests provably overlap). */
 async function gatedS3(target: S3rverHandle) {

@@ -1,10 +1,10 @@
-import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, isAbsolute } from 'node:path';
 import { z } from 'zod';
 import type { S3Artifact } from '@singularity/models';
-import type { Logger } from '@singularity/node-util';
+import { writeJsonAtomic, type Logger } from '@singularity/node-util';
 import { artifactLabel, assertPlainFilename } from '../embedded-artifacts';
 import { SandboxEscapeError } from '../executor-errors';
 import { ConcurrencyLimit } from '../artifacts/concurrency-limit';
@@ -246,10 +246,7 @@ export class ArtifactDownloadService {
     const path = this.options.config.s3.metricsFilePath;
     if (!path) return;
     try {
-      await mkdir(dirname(path), { recursive: true });
-      const temp = `${path}.${process.pid}.tmp`;
-      await writeFile(temp, `${JSON.stringify(this.metrics(), null, 2)}\n`);
-      await rename(temp, path);
+      await writeJsonAtomic(path, this.metrics());
     } catch (err) {
       this.options.logger.warn({ err, path }, 'cannot write the metrics file');
     }
