@@ -1,5 +1,5 @@
 import { SingularityClient } from '@singularity/client';
-import { OneMachineCluster, until } from './support/one-machine-cluster';
+import { useOneMachineCluster, until } from './support/one-machine-cluster';
 
 jest.setTimeout(240_000);
 
@@ -14,16 +14,10 @@ interface TaskHistory {
  * again. A task that ends while the agent is down is reported once it is back.
  */
 describe('agent kill -9 and restart with running tasks', () => {
-  const cluster = new OneMachineCluster();
+  const cluster = useOneMachineCluster();
   let client: SingularityClient;
-
-  beforeAll(async () => {
-    await cluster.start();
-    client = new SingularityClient({ baseUrl: cluster.baseUrl });
-  });
-  afterAll(async () => {
-    await cluster.stop();
-    if (!expect.getState().suppressedErrors?.length) cluster.cleanup();
+  beforeAll(() => {
+    client = cluster.client;
   });
 
   const history = async (taskId: string): Promise<TaskHistory | undefined> => {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { spawnTs } from '@singularity/testing';
-import { OneMachineCluster, until } from './support/one-machine-cluster';
+import { useOneMachineCluster, until } from './support/one-machine-cluster';
 
 jest.setTimeout(240_000);
 
@@ -12,37 +12,24 @@ jest.setTimeout(240_000);
  * one-off task loses app/ and its definition.
  */
 describe('one machine: executor cleanup', () => {
-  const cluster = new OneMachineCluster();
+  const cluster = useOneMachineCluster();
   let api: string;
-
-  beforeAll(async () => {
-    await cluster.start();
-    api = `${cluster.baseUrl}/api`;
+  beforeAll(() => {
+    api = cluster.apiUrl;
   });
-  afterAll(async () => {
-    await cluster.stop();
-    if (!expect.getState().suppressedErrors?.length) cluster.cleanup();
-  });
-
-  const post = async (path: string, body: unknown) => {
-    const res = await fetch(`${api}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  };
   const sandboxNames = async (taskId: string) => {
     const res = await fetch(`${api}/sandbox/${encodeURIComponent(taskId)}/browse`);
     return ((await res.json()) as { files: Array<{ name: string }> }).files.map((f) => f.name);
   };
 
   it('cleans the finished task, ignores the running one, and says so in its results', async () => {
-    await post('/requests', { id: 'svc', owners: ['a@b.c'], requestType: 'WORKER', instances: 1 });
-    await post('/deploys', { deploy: { requestId: 'svc', id: 'v1', command: 'sleep 600', resources: { cpus: 0.1, memoryMb: 64 } } });
-    await post('/requests', { id: 'once', owners: ['a@b.c'], requestType: 'RUN_ONCE' });
-    await post('/deploys', { deploy: { requestId: 'once', id: 'v1', command: 'echo state > state; echo done', resources: { cpus: 0.1, memoryMb: 64 } } });
+    const client = cluster.client;
+    await client.createOrUpdateRequest({ id: 'svc', owners: ['a@b.c'], requestType: 'WORKER', instances: 1 });
+    await client.deploy({ deploy: { requestId: 'svc', id: 'v1', command: 'sleep 600', resources: { cpus: 0.1, memoryMb: 64, diskMb: 0, numPorts: 0 } } });
+    await client.createOrUpdateRequest({ id: 'once', owners: ['a@b.c'], requestType: 'RUN_ONCE' });
+    await client.deploy({ deploy: { requestId: 'once', id: 'v1', command: 'echo state > state; echo done', resources: { cpus: 0.1, memoryMb: 64, diskMb: 0, numPorts: 0 } } });
 
-    const running = await until('the service to run', async () => {
-      const tasks = (await (await fetch(`${api}/tasks/active`)).json()) as Array<{ taskId: { id: string; requestId: string } }>;
-      return tasks.find((t) => t.taskId.requestId === 'svc')?.taskId.id;
-    });
+    const running = await until('the service to run', async () => (await client.getActiveTasks()).find((t) => t.taskId.requestId === 'svc')?.taskId.id);
     const finished = await until('the one-off task to finish', async () => {
       const res = await fetch(`${api}/history/request/once/tasks`);
       const tasks = res.ok ? ((await res.json()) as Array<{ taskId: { id: string }; lastTaskState: string }>) : [];

@@ -1,7 +1,7 @@
 import { SingularityClient, SingularityClientError } from '@singularity/client';
 import type { SingularityTask } from '@singularity/models';
 import { expectMatchesSchema } from '@singularity/testing';
-import { OneMachineCluster, until } from './support/one-machine-cluster';
+import { useOneMachineCluster, until } from './support/one-machine-cluster';
 
 jest.setTimeout(240_000);
 
@@ -10,16 +10,10 @@ jest.setTimeout(240_000);
  * executor and a real service (python's http.server) on its assigned PORT0.
  */
 describe('one machine: scheduler + agent + executor', () => {
-  const cluster = new OneMachineCluster();
+  const cluster = useOneMachineCluster();
   let client: SingularityClient;
-
-  beforeAll(async () => {
-    await cluster.start();
-    client = new SingularityClient({ baseUrl: cluster.baseUrl });
-  });
-  afterAll(async () => {
-    await cluster.stop();
-    if (!expect.getState().suppressedErrors?.length) cluster.cleanup();
+  beforeAll(() => {
+    client = cluster.client;
   });
 
   const runningTasks = async (requestId: string): Promise<SingularityTask[]> => {

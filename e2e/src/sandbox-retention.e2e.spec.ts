@@ -1,4 +1,4 @@
-import { OneMachineCluster, until } from './support/one-machine-cluster';
+import { useOneMachineCluster, until } from './support/one-machine-cluster';
 
 jest.setTimeout(240_000);
 
@@ -9,21 +9,15 @@ jest.setTimeout(240_000);
  * until the (shortened) retention, then it is gone.
  */
 describe('one machine: a finished task sandbox until its retention', () => {
-  const cluster = new OneMachineCluster({
+  const cluster = useOneMachineCluster({
     agentEnv: {
       SINGULARITY_AGENT_SANDBOX_APP_CLEANUP_DELAY_MILLIS: '1000',
       SINGULARITY_AGENT_SANDBOX_RETENTION_MILLIS: '20000',
     },
   });
   let api: string;
-
-  beforeAll(async () => {
-    await cluster.start();
-    api = `${cluster.baseUrl}/api`;
-  });
-  afterAll(async () => {
-    await cluster.stop();
-    if (!expect.getState().suppressedErrors?.length) cluster.cleanup();
+  beforeAll(() => {
+    api = cluster.apiUrl;
   });
 
   const post = async (path: string, body: unknown) => {

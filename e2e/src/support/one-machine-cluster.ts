@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { SingularityClient } from '@singularity/client';
 import { freePort } from '@singularity/node-util';
 import { until } from './until';
 
@@ -43,6 +44,16 @@ export class OneMachineCluster {
 
   get baseUrl(): string {
     return `http://127.0.0.1:${this.schedulerPort}/singularity`;
+  }
+
+  /** `<baseUrl>/api`, for calls the typed client has no method for. */
+  get apiUrl(): string {
+    return `${this.baseUrl}/api`;
+  }
+
+  /** A typed client of the scheduler, once started. */
+  get client(): SingularityClient {
+    return new SingularityClient({ baseUrl: this.baseUrl });
   }
 
   async start(): Promise<void> {
@@ -145,3 +156,18 @@ export class OneMachineCluster {
 }
 
 export { until };
+
+/**
+ * Call inside a `describe`: a cluster started before its tests and stopped
+ * after them. Its directory (data and logs) is removed only when every test
+ * passed, so a failure can be looked into.
+ */
+export function useOneMachineCluster(options: OneMachineClusterOptions = {}): OneMachineCluster {
+  const cluster = new OneMachineCluster(options);
+  beforeAll(() => cluster.start());
+  afterAll(async () => {
+    await cluster.stop();
+    if (!expect.getState().suppressedErrors?.length) cluster.cleanup();
+  });
+  return cluster;
+}
