@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -203,6 +203,22 @@ describe('artifact download service', () => {
     expect(answer.body).toContain('Artifact "evil"');
     expect(answer.body).toContain('link');
     expect(existsSync(join(target, 'ok.txt'))).toBe(false);
+  });
+
+  it('with allowedTargetRoots, places only inside them (after symlinks) and answers 403 otherwise', async () => {
+    const sandboxes = join(root, 'sandboxes');
+    mkdirSync(sandboxes);
+    symlinkSync(root, join(sandboxes, 'escape'));
+    const service = await startService({ downloadService: { allowedTargetRoots: [sandboxes] } });
+    const ask = (targetDirectory: string) => call(service.address, 'POST', '/download', { targetDirectory, s3Artifact: appArtifact });
+    const outside = await ask(join(root, 'elsewhere'));
+    expect(outside).toEqual({ status: 403, body: expect.stringContaining('is outside downloadService.allowedTargetRoots') });
+    expect((await ask(join(sandboxes, 'escape', 'T'))).status).toBe(403);
+    expect((await ask(join(sandboxes, '..', 'T'))).status).toBe(403);
+    expect(existsSync(join(root, 'elsewhere'))).toBe(false);
+    expect(existsSync(join(root, 'T'))).toBe(false);
+    expect((await ask(join(sandboxes, 'task-1', 'app'))).status).toBe(200);
+    expect(readFileSync(join(sandboxes, 'task-1', 'app', 'conf', 'app.yaml'), 'utf8')).toBe('a: 1\n');
   });
 
   it.each([

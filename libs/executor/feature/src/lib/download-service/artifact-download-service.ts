@@ -1,7 +1,7 @@
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, isAbsolute } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { S3Artifact } from '@singularity/models';
 import { writeJsonAtomic, type Logger } from '@singularity/node-util';
@@ -200,6 +200,11 @@ export class ArtifactDownloadService {
       this.options.logger.warn({ reason: err.message }, 'bad download request');
       return this.send(res, 400, err.message);
     }
+    const outside = await outsideAllowedRoots(request.targetDirectory, this.options.config.downloadService.allowedTargetRoots);
+    if (outside) {
+      this.options.logger.warn({ targetDirectory: request.targetDirectory, reason: outside }, 'download request refused');
+      return this.send(res, 403, outside);
+    }
     await this.serve(request, res);
   }
 
@@ -251,6 +256,33 @@ export class ArtifactDownloadService {
       this.options.logger.warn({ err, path }, 'cannot write the metrics file');
     }
   }
+}
+
+/**
+ * Why `targetDirectory` may not be written to, or undefined when it lies in
+ * one of `roots` (any, when there are none). Checked on the real path of its
+ * deepest existing ancestor, so a symlink cannot lead out.
+ */
+async function outsideAllowedRoots(targetDirectory: string, roots: readonly string[]): Promise<string | undefined> {
+  if (roots.length === 0) return undefined;
+  let existing = resolve(targetDirectory);
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      existing = await realpath(existing);
+      break;
+    } catch {
+      if (dirname(existing) === existing) break;
+      rest.unshift(basename(existing));
+      existing = dirname(existing);
+    }
+  }
+  const real = join(existing, ...rest);
+  for (const root of roots) {
+    const realRoot = await realpath(root).catch(() => resolve(root));
+    if (real === realRoot || real.startsWith(`${realRoot}/`)) return undefined;
+  }
+  return `targetDirectory ${targetDirectory} is outside downloadService.allowedTargetRoots (${roots.join(', ')})`;
 }
 
 function parseRequest(text: string): ArtifactDownloadRequest {

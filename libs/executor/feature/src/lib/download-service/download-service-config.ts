@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { ConfigError, configFileFromEnv, loadConfig, mergeSectionAlias, parseConfig } from '@singularity/node-util';
 import { z } from 'zod';
 import { executorConfigSchema } from '../executor-config';
@@ -31,6 +32,11 @@ export const downloadServiceSectionSchema = z.looseObject({
   defaultTimeoutMillis: positiveInt.default(180000),
   /** On SIGTERM, how long requests in flight get to finish before the service exits anyway. Ours. */
   shutdownGraceMillis: z.number().int().min(0).default(60000),
+  /**
+   * Ours: absolute directories a `targetDirectory` must lie in (after
+   * symlinks), e.g. the agent's sandbox root. Empty: anywhere, as the original.
+   */
+  allowedTargetRoots: z.array(z.string().refine((p) => isAbsolute(p), 'must be an absolute path')).default([]),
 });
 
 /** The sections without the alias handling (for the docs check, which walks object schemas). */
