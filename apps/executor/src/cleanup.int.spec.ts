@@ -79,7 +79,7 @@ describe('executor cleanup with the real executor', () => {
     await run.waitForState('TASK_FINISHED');
     expect(await run.waitForExit()).toBe(0);
     const written = JSON.parse(readFileSync(definitionFile(run), 'utf8')) as Record<string, unknown>;
-    expect(written).toMatchObject({ taskId: run.definition.taskId, executorPid: run.child!.pid, teardownCompleted: true, sandboxDirectory: run.sandbox });
+    expect(written).toMatchObject({ taskId: run.definition.taskId, executorPid: run.child!.pid, executorStartTime: expect.any(Number), teardownCompleted: true, sandboxDirectory: run.sandbox });
   });
 
   it('scenario 26: after the executor and its task were SIGKILLed, cleanup rotates, queues the upload, removes app/ and the definition', async () => {

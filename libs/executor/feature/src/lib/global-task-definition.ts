@@ -1,7 +1,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { safeTaskId, type ExecutorTaskDefinition } from '@singularity/models';
-import { writeJsonAtomic } from '@singularity/node-util';
+import { processStartTime, writeJsonAtomic } from '@singularity/node-util';
 import type { ExecutorConfig } from './executor-config';
 import { parseTaskDefinition } from './task-definition';
 
@@ -14,6 +14,8 @@ import { parseTaskDefinition } from './task-definition';
  */
 export interface GlobalTaskDefinition extends ExecutorTaskDefinition {
   executorPid: number;
+  /** The executor's start time (clock ticks since boot, /proc), so that a reused pid is not taken for it. */
+  executorStartTime?: number;
   /**
    * Set by the executor once its log teardown succeeded (ours): executor
    * cleanup then does not run it again, which would hand the log watcher
@@ -37,7 +39,7 @@ export async function writeGlobalTaskDefinition(config: ExecutorConfig, definiti
   if (!directory) return false;
   const path = globalTaskDefinitionPath(directory, suffix, definition.taskId);
   if (await readFile(path).then(() => true, () => false)) return false;
-  const record: GlobalTaskDefinition = { ...definition, executorPid };
+  const record: GlobalTaskDefinition = { ...definition, executorPid, executorStartTime: processStartTime(executorPid) };
   await writeJsonAtomic(path, record);
   return true;
 }
@@ -77,9 +79,17 @@ export async function readGlobalTaskDefinitions(directory: string, suffix: strin
     try {
       const text = await readFile(file, 'utf8');
       const definition = parseTaskDefinition(text);
-      const { executorPid, teardownCompleted } = JSON.parse(text) as { executorPid?: unknown; teardownCompleted?: unknown };
+      const { executorPid, executorStartTime, teardownCompleted } = JSON.parse(text) as { executorPid?: unknown; executorStartTime?: unknown; teardownCompleted?: unknown };
       if (typeof executorPid !== 'number' || !Number.isInteger(executorPid) || executorPid <= 0) throw new Error('executorPid: expected a positive integer');
-      entries.push({ file, definition: { ...definition, executorPid, teardownCompleted: teardownCompleted === true } });
+      entries.push({
+        file,
+        definition: {
+          ...definition,
+          executorPid,
+          executorStartTime: typeof executorStartTime === 'number' ? executorStartTime : undefined,
+          teardownCompleted: teardownCompleted === true,
+        },
+      });
     } catch (err) {
       entries.push({ file, error: (err as Error).message });
     }

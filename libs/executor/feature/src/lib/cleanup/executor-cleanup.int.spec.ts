@@ -183,6 +183,16 @@ describe('executor cleanup: per task', () => {
     for (const task of [listed, alive]) expect(existsSync(join(task.sandboxDirectory, 'app'))).toBe(true);
   });
 
+  it('does not take a reused pid for the executor: a live process that started at another time counts as gone', async () => {
+    const task = await aTask(cfg, { pid: process.pid });
+    const file = definitionFile(cfg, task.taskId);
+    const written = JSON.parse(readFileSync(file, 'utf8')) as GlobalTaskDefinition;
+    expect(written.executorStartTime).toEqual(expect.any(Number));
+    writeFileSync(file, JSON.stringify({ ...written, executorStartTime: written.executorStartTime! - 1 }));
+    scheduler.ended(task.taskId, 'TASK_FINISHED', 60);
+    await expect(runCleanup(cfg, scheduler)).resolves.toMatchObject({ runningTasksIgnored: 0, successfullyCleanedTasks: 1 });
+  });
+
   it('counts unreadable definitions and tasks whose history cannot be read, and leaves both', async () => {
     const task = await aTask(cfg);
     const broken = join(cfg.executor.globalTaskDefinitionDirectory!, 'broken.task.json');

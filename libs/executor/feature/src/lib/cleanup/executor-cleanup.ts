@@ -142,7 +142,7 @@ export class ExecutorCleanup {
         continue;
       }
       const { definition } = entry;
-      if (active.has(definition.taskId) || isProcessAlive(definition.executorPid)) {
+      if (active.has(definition.taskId) || isProcessAlive(definition.executorPid, definition.executorStartTime)) {
         result.runningTasksIgnored += 1;
         continue;
       }
