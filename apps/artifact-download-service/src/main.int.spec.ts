@@ -1,37 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { eventually, freePort, spawnTs, startS3rver, tempDir, type S3rverHandle, type SpawnedProcess, type TempDir } from '@singularity/testing';
+import { eventually, freePort, spawnTs, startGatedProxy, startS3rver, tempDir, type S3rverHandle, type SpawnedProcess, type TempDir } from '@singularity/testing';
 
 jest.setTimeout(60_000);
 
 const BUCKET = 'artifacts';
 const MAIN = 'apps/artifact-download-service/src/main.ts';
 
-/** A proxy in front of s3rver that holds every HEAD until `open()`: a download provably in flight. */
-async function gatedS3(target: S3rverHandle) {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  let held = 0;
-  const server: Server = createServer((req, res) => {
-    const forward = () => {
-      const upstream = httpRequest({ host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 500, answer.headers);
-        answer.pipe(res);
-      });
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    };
-    if (req.method === 'HEAD') {
-      held++;
-      void gate.then(forward);
-    } else forward();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, open, held: () => held };
-}
+/** s3rver behind a proxy that holds every HEAD until `open()`. */
+const gatedS3 = (target: S3rverHandle) => startGatedProxy(target.port, (method) => method === 'HEAD');
 
 /** main.ts wiring: `--config FILE`, the start-up line, a download, SIGTERM with a download in flight, and a bad key. */
 describe('apps/artifact-download-service main', () => {
@@ -92,8 +70,7 @@ describe('apps/artifact-download-service main', () => {
       expect(readFileSync(join(target, 'tool.txt')).equals(bytes)).toBe(true);
       expect(await program.exited).toEqual({ code: 0, signal: null });
     } finally {
-      gated.server.closeAllConnections();
-      await new Promise((resolve) => gated.server.close(resolve));
+      await gated.close();
     }
   });
 

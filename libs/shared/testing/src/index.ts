@@ -8,3 +8,4 @@ export * from './lib/repo-paths';
 export * from './lib/config-keys';
 export * from './lib/s3rver';
 export * from './lib/tar-gz';
+export * from './lib/gated-proxy';

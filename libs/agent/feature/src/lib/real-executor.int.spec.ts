@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_HTTP, safeTaskId } from '@singularity/models';
 import { eventually, tempDir, type TempDir } from '@singularity/testing';
-import { aLaunchRequest, postJson, testLogger } from '../testing/agent-test-kit';
+import { aLaunchRequest, killExecutorsUnder, postJson, testLogger } from '../testing/agent-test-kit';
 import { FakeScheduler } from '../testing/fake-scheduler';
 import { Agent } from './agent';
 import { agentConfig } from './agent-config';
@@ -25,18 +25,7 @@ describe('agent with the real executor', () => {
     await agent?.stop();
     agent = undefined;
     // Executors still around (they linger briefly after the task's end) are killed with their process groups.
-    for (const root of ['executors', 'executors-finished']) {
-      const parent = join(dir.path, 'agent', root);
-      for (const name of existsSync(parent) ? readdirSync(parent) : []) {
-        const file = join(parent, name, 'executor.json');
-        if (!existsSync(file)) continue;
-        try {
-          process.kill(-(JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-    }
+    killExecutorsUnder(join(dir.path, 'agent'));
     await scheduler.stop();
     await dir.cleanup();
   });

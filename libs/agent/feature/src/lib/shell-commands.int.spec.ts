@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_HTTP, safeTaskId, type AgentShellCommandStatus } from '@singularity/models';
 import { eventually, tempDir, type TempDir } from '@singularity/testing';
-import { aLaunchRequest, postJson, testLogger } from '../testing/agent-test-kit';
+import { aLaunchRequest, killExecutorsUnder, postJson, testLogger } from '../testing/agent-test-kit';
 import { FakeScheduler } from '../testing/fake-scheduler';
 import { Agent } from './agent';
 import { agentConfig } from './agent-config';
@@ -43,19 +43,7 @@ describe('agent shell commands', () => {
   afterEach(async () => {
     await agent?.stop();
     agent = undefined;
-    for (const root of ['executors', 'executors-finished']) {
-      const parent = join(dir.path, 'agent', root);
-      for (const name of existsSync(parent) ? readdirSync(parent) : []) {
-        const file = join(parent, name, 'executor.json');
-        if (!existsSync(file)) continue;
-        const pid = (JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid;
-        for (const status of statusLines(join(parent, name, 'status.jsonl'))) {
-          const runner = /\(pid: (\d+)\)/.exec(status.message ?? '');
-          if (runner) kill(-Number(runner[1]));
-        }
-        kill(-pid);
-      }
-    }
+    killExecutorsUnder(join(dir.path, 'agent'));
     await scheduler.stop();
     await dir.cleanup();
   });
@@ -144,18 +132,4 @@ describe('agent shell commands', () => {
   });
 });
 
-function statusLines(file: string): Array<{ message?: string }> {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { message?: string });
-}
 
-function kill(target: number): void {
-  try {
-    process.kill(target, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}

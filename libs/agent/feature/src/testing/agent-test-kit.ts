@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTaskId, type AgentLaunchRequest, type ExecutorLaunchSpec, type TaskStatusRecord } from '@singularity/models';
 import { createLogger, type Logger } from '@singularity/node-util';
@@ -31,6 +31,34 @@ export function killLaunchedExecutors(launchLog: string): void {
       process.kill(-pid, 'SIGKILL');
     } catch {
       // Already gone.
+    }
+  }
+}
+
+/**
+ * SIGKILLs what an agent with data dir `dataDir` left running: every
+ * executor's process group (running or finished control directories; they
+ * linger briefly after a task's end) and the task process group each one
+ * reported in TASK_RUNNING (`… (pid: N)`).
+ */
+export function killExecutorsUnder(dataDir: string): void {
+  const kill = (group: number) => {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  for (const root of ['executors', 'executors-finished']) {
+    const parent = join(dataDir, root);
+    for (const name of existsSync(parent) ? readdirSync(parent) : []) {
+      const file = join(parent, name, 'executor.json');
+      if (!existsSync(file)) continue;
+      for (const status of statusRecordsIn(join(parent, name, 'status.jsonl'))) {
+        const runner = /\(pid: (\d+)\)$/.exec(status.message ?? '');
+        if (runner) kill(Number(runner[1]));
+      }
+      kill((JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid);
     }
   }
 }

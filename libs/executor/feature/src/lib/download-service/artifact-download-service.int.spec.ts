@@ -1,12 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { ExecutorData, S3Artifact } from '@singularity/models';
-import { eventually, freePort, startS3rver, tarGz, type S3rverHandle } from '@singularity/testing';
+import { eventually, freePort, startGatedProxy, startS3rver, tarGz, type GatedProxy, type S3rverHandle } from '@singularity/testing';
 import type { StagingContext } from '../artifact-stager';
 import { executorConfig } from '../executor-config';
 import { artifactStagers } from '../artifacts';
@@ -24,29 +23,8 @@ const silent = pino({ level: 'silent' });
 
 
 
-/** A proxy in front of s3rver that holds every HEAD until `open()` (so that requests provably overlap). */
-async function gatedS3(target: S3rverHandle) {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const held: ServerResponse[] = [];
-  const server = createServer((req, res) => {
-    const forward = () => {
-      const upstream = httpRequest({ host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 500, answer.headers);
-        answer.pipe(res);
-      });
-      // The service may have given up on a held request (its timeout) before the gate opens.
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    };
-    if (req.method === 'HEAD') {
-      held.push(res);
-      void gate.then(forward);
-    } else forward();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, open, held };
-}
+/** s3rver behind a proxy that holds every HEAD until `open()`. */
+const gatedS3 = (target: S3rverHandle) => startGatedProxy(target.port, (method) => method === 'HEAD');
 
 interface Answer {
   status: number;
@@ -71,11 +49,6 @@ function call(target: { port: number } | { socketPath: string }, method: string,
   });
 }
 
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 let s3: S3rverHandle;
 beforeAll(async () => {
   s3 = await startS3rver({ buckets: [BUCKET] });
@@ -85,14 +58,14 @@ afterAll(() => s3.stop());
 let root: string;
 let cacheDir: string;
 const services: ArtifactDownloadService[] = [];
-const servers: Server[] = [];
+const proxies: GatedProxy[] = [];
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'download-service-'));
   cacheDir = join(root, 'cache');
 });
 afterEach(async () => {
   await Promise.all(services.splice(0).map((service) => service.stop()));
-  await Promise.all(servers.splice(0).map(closeServer));
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -123,14 +96,14 @@ describe('artifact download service', () => {
 
   it('28: two concurrent requests for one artifact share one S3 fetch; both answer 200 with the archive extracted in each target', async () => {
     const gated = await gatedS3(s3);
-    servers.push(gated.server);
+    proxies.push(gated);
     const service = await startService({ s3: { s3Endpoint: gated.endpoint } });
     const targets = [join(root, 'task-1', 'app'), join(root, 'task-2', 'app')];
     const before = s3.requestsFor(BUCKET, appArtifact.s3ObjectKey).length;
 
     const answers = targets.map((targetDirectory) => call(service.address, 'POST', '/download', { targetDirectory, s3Artifact: appArtifact, timeoutMillis: 30000 }));
     // Both requests are in the service while the one HEAD is held: the second cannot be a later cache hit.
-    await eventually(() => expect(gated.held.length).toBe(1));
+    await eventually(() => expect(gated.held()).toBe(1));
     await eventually(async () => expect(JSON.parse((await call(service.address, 'GET', '/health')).body)).toMatchObject({ activeRequests: 2 }));
     gated.open();
 
@@ -142,7 +115,7 @@ describe('artifact download service', () => {
       expect(readFileSync(join(target, 'bin', 'run.sh'), 'utf8')).toBe('#!/bin/sh\necho run\n');
       expect(readFileSync(join(target, 'conf', 'app.yaml'), 'utf8')).toBe('a: 1\n');
     }
-    expect(gated.held).toHaveLength(1);
+    expect(gated.held()).toBe(1);
     const requests = s3.requestsFor(BUCKET, appArtifact.s3ObjectKey).slice(before);
     expect(requests.filter((r) => r.method === 'HEAD')).toHaveLength(1);
     expect(requests.filter((r) => r.method === 'GET')).toHaveLength(1);
@@ -152,7 +125,7 @@ describe('artifact download service', () => {
 
   it('28: a request not done within its tiny timeoutMillis gets a 500 naming the timeout', async () => {
     const gated = await gatedS3(s3);
-    servers.push(gated.server);
+    proxies.push(gated);
     const service = await startService({ s3: { s3Endpoint: gated.endpoint } });
     const answer = await call(service.address, 'POST', '/download', { targetDirectory: join(root, 'T'), s3Artifact: appArtifact, timeoutMillis: 50 });
     expect(answer.status).toBe(500);
@@ -306,11 +279,11 @@ describe('artifact download service', () => {
 
     it('a kill while the service works aborts the request (no fallback), and the service drops the download', async () => {
       const gated = await gatedS3(s3);
-      servers.push(gated.server);
+      proxies.push(gated);
       const service = await startService({ s3: { s3Endpoint: gated.endpoint } });
       const kill = new AbortController();
       const staging = stage({ s3Artifacts: [{ ...appArtifact, filename: 'killed.tar.gz' }] }, {}, { localDownloadHttpPort: service.address.port }, kill.signal);
-      await eventually(() => expect(gated.held.length).toBe(1));
+      await eventually(() => expect(gated.held()).toBe(1));
       kill.abort(new Error('killed while staging'));
       await expect(staging).rejects.toThrow('killed while staging');
       // The service notices its client left: the request ends with an error, the shared fetch is aborted.
