@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { ArtifactDownloadService, DOWNLOAD_SERVICE_CONFIG_ENV_PREFIX, loadDownloadServiceConfig } from '@singularity/executor-feature';
-import { ConfigError, configFileFromEnv, createLogger, onShutdown } from '@singularity/node-util';
+import { createLogger, onShutdown, readProgramConfig } from '@singularity/node-util';
 
 /**
  * The local artifact download service (spec slave §3): one per machine,
@@ -16,30 +15,10 @@ import { ConfigError, configFileFromEnv, createLogger, onShutdown } from '@singu
  * exits 0. Exit codes: 1 on a crash or a failed start (port in use), 64 for
  * bad arguments, 78 for an invalid configuration.
  */
-const USAGE = 'usage: main.ts [--config <file>]';
-
 async function main(): Promise<number | undefined> {
-  let configFile: string | undefined;
-  try {
-    const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    configFile = values.config ?? configFileFromEnv(DOWNLOAD_SERVICE_CONFIG_ENV_PREFIX);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    return 64;
-  }
-
-  let config;
-  try {
-    config = loadDownloadServiceConfig(configFile);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`artifact-download-service: ${err.message}\n`);
-    return 78;
-  }
+  const read = readProgramConfig('artifact-download-service', DOWNLOAD_SERVICE_CONFIG_ENV_PREFIX, loadDownloadServiceConfig);
+  if ('exitCode' in read) return read.exitCode;
+  const { config, configFile } = read;
   const logger = createLogger('artifact-download-service');
   const service = new ArtifactDownloadService({ config, logger });
   const address = await service.start();

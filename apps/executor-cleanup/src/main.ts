@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
-import { ExecutorCleanup, HttpCleanupScheduler, loadExecutorCleanupConfig } from '@singularity/executor-feature';
-import { ConfigError, createLogger } from '@singularity/node-util';
+import { EXECUTOR_CLEANUP_CONFIG_ENV_PREFIX, ExecutorCleanup, HttpCleanupScheduler, loadExecutorCleanupConfig } from '@singularity/executor-feature';
+import { createLogger, readProgramConfig } from '@singularity/node-util';
 
 /**
  * Executor cleanup (spec slave §4): one pass over the task definitions the
@@ -15,30 +14,10 @@ import { ConfigError, createLogger } from '@singularity/node-util';
  * cleaned nothing and says why in `errorMessage`), 1 on a crash, 64 for bad
  * arguments, 78 for an invalid configuration.
  */
-const USAGE = 'usage: main.ts [--config <file>]';
-
 async function main(): Promise<number> {
-  let configFile: string | undefined;
-  try {
-    const { values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    configFile = values.config ?? process.env['SINGULARITY_EXECUTOR_CLEANUP_CONFIG'];
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    return 64;
-  }
-
-  let config;
-  try {
-    config = loadExecutorCleanupConfig(configFile);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`executor-cleanup: ${err.message}\n`);
-    return 78;
-  }
+  const read = readProgramConfig('executor-cleanup', EXECUTOR_CLEANUP_CONFIG_ENV_PREFIX, loadExecutorCleanupConfig);
+  if ('exitCode' in read) return read.exitCode;
+  const { config, configFile } = read;
   const logger = createLogger('executor-cleanup');
   logger.info(
     {

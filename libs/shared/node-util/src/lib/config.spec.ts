@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, configFileFromEnv, loadConfig, mergeSectionAlias, parseConfig } from './config';
+import { ConfigError, configFileFromEnv, EXIT_CONFIG, EXIT_USAGE, loadConfig, mergeSectionAlias, parseConfig, readProgramConfig } from './config';
 
 const schema = z.object({ httpPort: z.number().int().min(1).max(65535).default(7099), dataDir: z.string().default('.data') }).strict();
 
@@ -56,5 +56,37 @@ describe('the file variable, parseConfig and section aliases', () => {
     expect(mergeSectionAlias({ logwatcher: { a: 1, b: 1 }, logWatcher: { b: 2 } }, 'logwatcher', 'logWatcher')).toEqual({ logWatcher: { a: 1, b: 2 } });
     expect(mergeSectionAlias({ logWatcher: { b: 2 }, base: {} }, 'logwatcher', 'logWatcher')).toEqual({ logWatcher: { b: 2 }, base: {} });
     expect(mergeSectionAlias('not a mapping', 'logwatcher', 'logWatcher')).toBe('not a mapping');
+  });
+});
+
+describe('readProgramConfig', () => {
+  const written: string[] = [];
+  beforeEach(() => {
+    written.length = 0;
+    jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => written.push(String(chunk)) > 0);
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => written.push(String(chunk)) > 0);
+  });
+  afterEach(() => jest.restoreAllMocks());
+  const load = (file: string | undefined) => {
+    if (file === 'bad.yaml') throw new ConfigError("invalid configuration key 'x.y': too small");
+    return { file };
+  };
+
+  it('reads --config, else <PREFIX>_CONFIG', () => {
+    expect(readProgramConfig('prog', 'T', load, ['--config', 'a.yaml'])).toEqual({ config: { file: 'a.yaml' }, configFile: 'a.yaml' });
+    process.env['T_CONFIG'] = 'env.yaml';
+    try {
+      expect(readProgramConfig('prog', 'T', load, [])).toEqual({ config: { file: 'env.yaml' }, configFile: 'env.yaml' });
+    } finally {
+      delete process.env['T_CONFIG'];
+    }
+  });
+
+  it('answers the exit code for --help, bad arguments and a bad configuration, saying why', () => {
+    expect(readProgramConfig('prog', 'T', load, ['--help'])).toEqual({ exitCode: 0 });
+    expect(readProgramConfig('prog', 'T', load, ['--nope'])).toEqual({ exitCode: EXIT_USAGE });
+    expect(readProgramConfig('prog', 'T', load, ['--config', 'bad.yaml'])).toEqual({ exitCode: EXIT_CONFIG });
+    expect(written.join('')).toContain("prog: invalid configuration key 'x.y': too small");
+    expect(written.join('')).toContain('usage: prog [--config <file>]');
   });
 });

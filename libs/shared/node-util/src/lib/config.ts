@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import type { z } from 'zod';
 
@@ -114,4 +115,42 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 /** `HTTP_PORT` → `httpPort`. */
 function envNameToKey(name: string): string {
   return name.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** Exit codes of a program that cannot start (sysexits.h). */
+export const EXIT_USAGE = 64;
+export const EXIT_CONFIG = 78;
+
+/**
+ * A program's configuration from `--config FILE` (else `<PREFIX>_CONFIG`):
+ * `load` reads it. When the arguments or the configuration are wrong it says
+ * so on stderr, prefixed with `program`, and answers the exit code instead
+ * ({@link EXIT_USAGE}, {@link EXIT_CONFIG}; 0 after `--help`).
+ */
+export function readProgramConfig<T>(
+  program: string,
+  envPrefix: string,
+  load: (file: string | undefined) => T,
+  argv: string[] = process.argv.slice(2),
+): { config: T; configFile?: string } | { exitCode: number } {
+  const usage = `usage: ${program} [--config <file>]`;
+  let configFile: string | undefined;
+  try {
+    const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
+    if (values.help) {
+      process.stdout.write(`${usage}\n`);
+      return { exitCode: 0 };
+    }
+    configFile = values.config ?? configFileFromEnv(envPrefix);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage}\n`);
+    return { exitCode: EXIT_USAGE };
+  }
+  try {
+    return { config: load(configFile), configFile };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${program}: ${err.message}\n`);
+    return { exitCode: EXIT_CONFIG };
+  }
 }
